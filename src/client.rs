@@ -1,0 +1,1 @@
+//! Client side of FastCGI and SCGI.

@@ -1,0 +1,2 @@
+//! FastCGI 1.0, sans-IO.
+pub mod record;

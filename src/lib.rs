@@ -1,0 +1,24 @@
+//! sfpm: serves PHP (or any handler) behind web servers over FastCGI and SCGI.
+//!
+//! The data path, top-down, one module per step:
+//!
+//! 1. `listen` binds or inherits sockets and accepts connections (server loop, to come);
+//! 2. [`sniff`] tells FastCGI from SCGI by the first byte;
+//! 3. [`fastcgi`] and [`scgi`] turn bytes into request events — sans-IO, no sockets;
+//! 4. [`request`] is the protocol-neutral request those parsers produce;
+//! 5. the worker hands each request to the handler and writes the response (to come);
+//! 6. [`client`] is the other side of both protocols, for tests, `sfpm call` and benchmarks.
+//!
+//! Protocol modules never touch a socket, a clock or a log: they take bytes and return
+//! "consumed n, here is an event", "need more", or a typed error. The I/O edges decide
+//! what an error means (log one line, close that connection).
+
+#![deny(unsafe_code)]
+
+pub mod client;
+pub mod fastcgi;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod request;
+pub mod scgi;
+pub mod sniff;

@@ -1,0 +1,1 @@
+//! SCGI, sans-IO.
