@@ -22,7 +22,7 @@ struct Entry {
 /// them on as (pointer, length) pairs. Pairs keep the order the peer sent them in;
 /// a name may occur more than once (nginx 1.22 sends one FastCGI pair per repeated HTTP
 /// header), and [`Params::get`] then returns the *last* one, as php-fpm does.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Params {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
@@ -107,6 +107,16 @@ impl Params {
         &self.bytes[r.start as usize..r.end as usize]
     }
 }
+
+/// Two sets are equal when they hold the same pairs in the same order, however their
+/// bytes are laid out (a FastCGI stream keeps its length fields between the pairs).
+impl PartialEq for Params {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Params {}
 
 impl fmt::Debug for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
