@@ -283,16 +283,13 @@ impl Connection {
         }
         let content = piece.content;
         let event = match self.sink {
+            // Bounded by the record's own content length, at most 65535.
             Sink::Begin | Sink::GetValues => {
-                // Bounded by the record's own content length, at most 65535.
                 self.record_body.extend_from_slice(content);
                 None
             }
+            // Within the limit: `route` checked the whole record's length.
             Sink::Params => {
-                let total = self.params.len().checked_add(content.len()).ok_or(Error::ParamsTooLarge)?;
-                if total > self.limits.max_params_bytes {
-                    return Err(Error::ParamsTooLarge);
-                }
                 self.params.extend_from_slice(content);
                 None
             }
@@ -347,7 +344,15 @@ impl Connection {
             RecordType::AbortRequest => Ok((Sink::Discard, self.on_abort(out))),
             RecordType::Params => match self.state {
                 State::Params(request) if len == 0 => Ok((Sink::Discard, Some(self.on_params_end(request)?))),
-                State::Params(_) => Ok((Sink::Params, None)),
+                State::Params(_) => {
+                    // Checked from the header, before any content: the whole record must fit.
+                    let total = self.params.len().saturating_add(usize::from(header.content_length));
+                    if total > self.limits.max_params_bytes {
+                        return Err(Error::ParamsTooLarge);
+                    }
+                    self.params.reserve(usize::from(header.content_length));
+                    Ok((Sink::Params, None))
+                }
                 _ => Err(Error::StreamAfterEnd),
             },
             RecordType::Stdin => self.route_stream(len, false),

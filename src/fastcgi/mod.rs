@@ -80,6 +80,11 @@ pub enum Error {
     StdinExceedsContentLength,
     /// More `DATA` bytes than `FCGI_DATA_LENGTH` announced.
     DataExceedsDataLength,
+    /// A record type only web servers send (`BEGIN_REQUEST`, `PARAMS`, `STDIN`, ...)
+    /// arrived from the application (client side).
+    RequestRecordFromPeer,
+    /// `END_REQUEST` content is not exactly 8 bytes (client side).
+    BadEndRequestLength,
 }
 
 impl Error {
@@ -104,6 +109,8 @@ impl Error {
             DataForNonFilter => "FastCGI DATA record for a role other than FILTER",
             StdinExceedsContentLength => "FastCGI STDIN exceeds CONTENT_LENGTH",
             DataExceedsDataLength => "FastCGI DATA exceeds FCGI_DATA_LENGTH",
+            RequestRecordFromPeer => "FastCGI record type that only web servers send (BEGIN_REQUEST, PARAMS, STDIN)",
+            BadEndRequestLength => "FastCGI END_REQUEST body is not 8 bytes",
         }
     }
 }

@@ -20,6 +20,9 @@ use std::ops::Range;
 /// The largest length a 4-byte length field can carry (31 bits).
 pub const MAX_PAIR_LENGTH: u32 = 0x7fff_ffff;
 
+/// A pair's name and value as ranges into the stream.
+type PairRanges = (Range<usize>, Range<usize>);
+
 /// Iterates over the pairs of a complete name-value stream, borrowing from it.
 /// Yields an error, then stops, when the stream ends inside a pair.
 #[derive(Clone, Debug)]
@@ -35,7 +38,7 @@ impl<'a> Pairs<'a> {
     }
 
     /// The next pair as ranges into the stream.
-    fn next_ranges(&mut self) -> Option<Result<(Range<usize>, Range<usize>), Error>> {
+    fn next_ranges(&mut self) -> Option<Result<PairRanges, Error>> {
         if self.pos >= self.stream.len() {
             return None;
         }
@@ -47,7 +50,7 @@ impl<'a> Pairs<'a> {
         Some(result)
     }
 
-    fn decode_pair(&mut self) -> Result<(Range<usize>, Range<usize>), Error> {
+    fn decode_pair(&mut self) -> Result<PairRanges, Error> {
         let name_len = self.decode_length()?;
         let value_len = self.decode_length()?;
         let remaining = self.stream.len() - self.pos;
@@ -144,7 +147,9 @@ pub fn encode_pair(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 mod tests {
     use super::*;
 
-    fn pairs(stream: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Error> {
+    type Pair<'a> = (&'a [u8], &'a [u8]);
+
+    fn pairs(stream: &[u8]) -> Result<Vec<Pair<'_>>, Error> {
         Pairs::new(stream).collect()
     }
 
