@@ -66,5 +66,21 @@ fn fastcgi_nginx_request(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fastcgi_nginx_request);
+fn scgi_nginx_request(c: &mut Criterion) {
+    let mut wire = Vec::new();
+    let params: Vec<Pair<'_>> = NGINX_PARAMS.iter().filter(|(n, _)| *n != b"CONTENT_LENGTH").copied().collect();
+    sfpm::scgi::encode_request(&mut wire, &params, b"");
+    let mut group = c.benchmark_group("scgi");
+    group.throughput(Throughput::Bytes(wire.len() as u64));
+    group.bench_function("nginx_request_30_headers", |b| {
+        let limits = sfpm::scgi::Limits::default();
+        b.iter(|| {
+            let head = sfpm::scgi::parse_head(black_box(&wire), &limits).unwrap().unwrap();
+            assert_eq!(head.params.len(), params.len() + 2);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fastcgi_nginx_request, scgi_nginx_request);
 criterion_main!(benches);

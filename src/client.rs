@@ -49,7 +49,11 @@ impl<'a> FcgiRequest<'a> {
             encode_pair(&mut params, name, value);
         }
         let streams: &[(RecordType, &[u8])] = match self.role {
-            Role::Filter => &[(RecordType::Params, &params), (RecordType::Stdin, self.stdin), (RecordType::Data, self.data)],
+            Role::Filter => &[
+                (RecordType::Params, &params),
+                (RecordType::Stdin, self.stdin),
+                (RecordType::Data, self.data),
+            ],
             _ => &[(RecordType::Params, &params), (RecordType::Stdin, self.stdin)],
         };
         for (kind, bytes) in streams {
@@ -117,8 +121,12 @@ impl ResponseDecoder {
             }
             let event = match kind {
                 // Empty stream records only mark the end of a stream.
-                RecordType::Stdout if !piece.content.is_empty() => Some(ResponseEvent::Stdout { id, bytes: piece.content }),
-                RecordType::Stderr if !piece.content.is_empty() => Some(ResponseEvent::Stderr { id, bytes: piece.content }),
+                RecordType::Stdout if !piece.content.is_empty() => {
+                    Some(ResponseEvent::Stdout { id, bytes: piece.content })
+                }
+                RecordType::Stderr if !piece.content.is_empty() => {
+                    Some(ResponseEvent::Stderr { id, bytes: piece.content })
+                }
                 RecordType::Stdout | RecordType::Stderr => None,
                 RecordType::EndRequest | RecordType::GetValuesResult | RecordType::UnknownType => {
                     self.body.extend_from_slice(piece.content);
@@ -138,7 +146,9 @@ impl ResponseDecoder {
                 let end = EndRequestBody::decode(&self.body).ok_or(Error::BadEndRequestLength)?;
                 ResponseEvent::End { id, app_status: end.app_status, protocol_status: end.protocol_status }
             }
-            RecordType::GetValuesResult => ResponseEvent::Values(Pairs::new(&self.body).collect::<Result<Params, Error>>()?),
+            RecordType::GetValuesResult => {
+                ResponseEvent::Values(Pairs::new(&self.body).collect::<Result<Params, Error>>()?)
+            }
             _ => ResponseEvent::UnknownType(self.body.first().copied().unwrap_or(0)),
         })
     }
@@ -188,7 +198,9 @@ pub fn fcgi_call<S: Read + Write>(stream: &mut S, request: &FcgiRequest<'_>) -> 
             response.protocol_status = protocol_status;
             Ok(true)
         }
-        other => Err(invalid(format!("unexpected record while waiting for request {}: {other:?}", request.id))),
+        other => {
+            Err(invalid(format!("unexpected record while waiting for request {}: {other:?}", request.id)))
+        }
     })?;
     Ok(response)
 }
@@ -334,7 +346,12 @@ mod tests {
     #[test]
     fn decoder_reads_a_full_response() {
         let mut wire = Vec::new();
-        record::encode_stream(&mut wire, RecordType::Stdout, 1, b"Status: 404 Not Found\r\nX-A: b\r\n\r\nnope");
+        record::encode_stream(
+            &mut wire,
+            RecordType::Stdout,
+            1,
+            b"Status: 404 Not Found\r\nX-A: b\r\n\r\nnope",
+        );
         record::encode_stream(&mut wire, RecordType::Stderr, 1, b"Primary script unknown");
         record::encode_stream_end(&mut wire, RecordType::Stdout, 1);
         record::encode_end_request(&mut wire, 1, 0, record::ProtocolStatus::RequestComplete);

@@ -81,9 +81,12 @@ fn push_event(events: &mut Vec<OwnedEvent>, event: Event<'_>) {
         (Some(OwnedEvent::Stdin(acc)), Event::Stdin(b)) | (Some(OwnedEvent::Data(acc)), Event::Data(b)) => {
             acc.extend_from_slice(b)
         }
-        (_, Event::Request(h)) => {
-            events.push(OwnedEvent::Request { id: h.id, role: h.role, keep_conn: h.keep_conn, params: h.params })
-        }
+        (_, Event::Request(h)) => events.push(OwnedEvent::Request {
+            id: h.id,
+            role: h.role,
+            keep_conn: h.keep_conn,
+            params: h.params,
+        }),
         (_, Event::Stdin(b)) => events.push(OwnedEvent::Stdin(b.to_vec())),
         (_, Event::Data(b)) => events.push(OwnedEvent::Data(b.to_vec())),
         (_, Event::StdinEnd) => events.push(OwnedEvent::StdinEnd),
@@ -122,4 +125,44 @@ pub fn fastcgi_params(data: &[u8]) {
 }
 
 /// Parses `data` as an SCGI request.
-pub fn scgi_request(_data: &[u8]) {}
+pub fn scgi_request(data: &[u8]) {
+    use crate::scgi::{Limits, parse_head};
+    use std::collections::HashSet;
+
+    let small = Limits { max_header_bytes: 64, max_headers: 4, max_body_bytes: 16, strict_duplicates: true };
+    for limits in [Limits::default(), small] {
+        let whole = parse_head(data, &limits);
+        let mut head_end = data.len();
+        if let Ok(Some(head)) = &whole {
+            head_end = head.header_len;
+            assert!(head.header_len <= data.len());
+            // Names and values are copied once from the header block, which the limit bounds.
+            assert!(head.params.byte_len() < head.header_len);
+            assert!(head.params.byte_len() <= limits.max_header_bytes);
+            assert!(head.params.len() <= limits.max_headers);
+            assert!(head.content_length <= limits.max_body_bytes);
+            assert_eq!(head.params.get_index(0).map(|(name, _)| name), Some(&b"CONTENT_LENGTH"[..]));
+            assert_eq!(head.params.get(b"SCGI"), Some(&b"1"[..]));
+            // Repeats are merged or refused: no name is left twice.
+            let names: HashSet<&[u8]> = head.params.iter().map(|(name, _)| name).collect();
+            assert_eq!(names.len(), head.params.len());
+            assert!(head.merged.iter().all(|name| name.starts_with(b"HTTP_")));
+            assert!(!limits.strict_duplicates || head.merged.is_empty());
+            // The head ends where it says: what follows is the body's, not the parser's.
+            assert!(parse_head(&data[..head.header_len], &limits) == whole);
+            let taken = head.body().take(&data[head.header_len..]);
+            assert!(taken.len() as u64 <= head.content_length);
+        }
+        // Fed in pieces, the answer is the same: a prefix needs more bytes or already fails
+        // the way the whole input does.
+        for end in [1, 2, 3, head_end / 2, head_end.saturating_sub(1), data.len().saturating_sub(1)] {
+            if end < data.len() {
+                let part = parse_head(&data[..end], &limits);
+                assert!(
+                    part == Ok(None) || part == whole,
+                    "prefix of {end} bytes: {part:?}, whole: {whole:?}"
+                );
+            }
+        }
+    }
+}

@@ -95,14 +95,6 @@ impl Params {
         self.entries.iter().map(|e| (self.slice(&e.name), self.slice(&e.value)))
     }
 
-    /// Removes every pair named `name`; returns how many were removed.
-    pub(crate) fn remove_all(&mut self, name: &[u8]) -> usize {
-        let before = self.entries.len();
-        let bytes = &self.bytes;
-        self.entries.retain(|e| &bytes[e.name.start as usize..e.name.end as usize] != name);
-        before - self.entries.len()
-    }
-
     fn slice(&self, r: &Range<u32>) -> &[u8] {
         &self.bytes[r.start as usize..r.end as usize]
     }
@@ -148,13 +140,6 @@ mod tests {
         assert_eq!(p.get_index(0), Some((&b"A"[..], &b"1"[..])));
         assert_eq!(p.get(b"C"), None);
         assert_eq!(p.byte_len(), 6);
-    }
-
-    #[test]
-    fn remove_all_drops_every_copy() {
-        let mut p: Params = [("A", "1"), ("B", "2"), ("A", "3")].into_iter().collect();
-        assert_eq!(p.remove_all(b"A"), 2);
-        assert_eq!(p.iter().collect::<Vec<_>>(), vec![(&b"B"[..], &b"2"[..])]);
     }
 
     #[test]

@@ -18,8 +18,8 @@
 
 use super::params::{Pairs, decode_params};
 use super::record::{
-    self, BeginRequestBody, Header, KEEP_CONN, NULL_REQUEST_ID, Piece, ProtocolStatus, RecordReader, RecordType,
-    Role,
+    self, BeginRequestBody, Header, KEEP_CONN, NULL_REQUEST_ID, Piece, ProtocolStatus, RecordReader,
+    RecordType, Role,
 };
 use super::{Error, Limits};
 use crate::request::Params;
@@ -153,7 +153,10 @@ pub struct Connection {
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection").field("state", &self.state).field("sink", &self.sink).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
     }
 }
 
@@ -326,7 +329,9 @@ impl Connection {
         let is_active = self.active().is_some_and(|a| a.id == id);
         let len = u64::from(header.content_length);
         match kind {
-            RecordType::EndRequest | RecordType::Stdout | RecordType::Stderr => Err(Error::ResponseRecordFromPeer),
+            RecordType::EndRequest | RecordType::Stdout | RecordType::Stderr => {
+                Err(Error::ResponseRecordFromPeer)
+            }
             RecordType::GetValues | RecordType::GetValuesResult | RecordType::UnknownType => {
                 Err(Error::ManagementRecordWithRequestId)
             }
@@ -431,7 +436,12 @@ impl Connection {
             _ => Stream::Ended,
         };
         self.state = State::Running { request, stdin, data };
-        Ok(Event::Request(RequestHead { id: request.id, role: request.role, keep_conn: request.keep_conn, params }))
+        Ok(Event::Request(RequestHead {
+            id: request.id,
+            role: request.role,
+            keep_conn: request.keep_conn,
+            params,
+        }))
     }
 
     fn answer_get_values(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -470,7 +480,7 @@ fn parse_decimal(value: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::fastcgi::params::encode_pair;
-    use crate::fastcgi::record::{encode_record, encode_stream, encode_stream_end, EndRequestBody};
+    use crate::fastcgi::record::{EndRequestBody, encode_record, encode_stream, encode_stream_end};
     use crate::fuzzing::{OwnedEvent, Transcript, drive};
 
     /// Builds a web server's byte stream record by record.
@@ -479,7 +489,12 @@ mod tests {
 
     impl Wire {
         fn begin(mut self, id: u16, role: u16, flags: u8) -> Self {
-            encode_record(&mut self.0, RecordType::BeginRequest, id, &BeginRequestBody { role, flags }.encode());
+            encode_record(
+                &mut self.0,
+                RecordType::BeginRequest,
+                id,
+                &BeginRequestBody { role, flags }.encode(),
+            );
             self
         }
         fn params(mut self, id: u16, pairs: &[(&str, &str)]) -> Self {
@@ -567,10 +582,15 @@ mod tests {
 
     #[test]
     fn responder_request_without_keep_conn() {
-        let t = Wire::default().begin(1, 1, 0).params(1, NGINX).stream(RecordType::Stdin, 1, b"a=1&b=2").run();
+        let t =
+            Wire::default().begin(1, 1, 0).params(1, NGINX).stream(RecordType::Stdin, 1, b"a=1&b=2").run();
         assert_eq!(
             t.events,
-            vec![request(1, Role::Responder, false, NGINX), OwnedEvent::Stdin(b"a=1&b=2".to_vec()), OwnedEvent::StdinEnd]
+            vec![
+                request(1, Role::Responder, false, NGINX),
+                OwnedEvent::Stdin(b"a=1&b=2".to_vec()),
+                OwnedEvent::StdinEnd
+            ]
         );
         assert_eq!(records(&t.output), response(1));
         assert!(t.closed, "without FCGI_KEEP_CONN the application closes (§5.1)");
@@ -609,7 +629,10 @@ mod tests {
             .record(RecordType::Params, 1, b"VER_ADDR199.170.183.42")
             .record(RecordType::Params, 1, b"")
             .run();
-        assert_eq!(t.events[0], request(1, Role::Responder, false, &[("SERVER_PORT", "80"), ("SERVER_ADDR", "199.170.183.42")]));
+        assert_eq!(
+            t.events[0],
+            request(1, Role::Responder, false, &[("SERVER_PORT", "80"), ("SERVER_ADDR", "199.170.183.42")])
+        );
     }
 
     #[test]
@@ -658,7 +681,10 @@ mod tests {
         // Type 200 is unknown; BEGIN_REQUEST with id 0 is a management record of a type
         // the application does not know as management (§3.3, §4.2).
         let t = Wire::default()
-            .raw(&Header { version: 1, record_type: 200, request_id: 0, content_length: 3, padding_length: 0 }.encode())
+            .raw(
+                &Header { version: 1, record_type: 200, request_id: 0, content_length: 3, padding_length: 0 }
+                    .encode(),
+            )
             .raw(b"xyz")
             .begin(0, 1, 0)
             .run();
@@ -681,7 +707,8 @@ mod tests {
             .begin(3, 1, KEEP_CONN)
             .stream(RecordType::Stdin, 1, b"x")
             .run();
-        let mut want = vec![end_request(2, ProtocolStatus::CantMpxConn), end_request(3, ProtocolStatus::CantMpxConn)];
+        let mut want =
+            vec![end_request(2, ProtocolStatus::CantMpxConn), end_request(3, ProtocolStatus::CantMpxConn)];
         want.extend(response(1));
         assert_eq!(records(&t.output), want);
         assert_eq!(t.events.len(), 3);
@@ -718,7 +745,11 @@ mod tests {
             .run();
         assert_eq!(
             t.events,
-            vec![request(1, Role::Responder, true, &[("CONTENT_LENGTH", "10")]), OwnedEvent::Stdin(b"12345".to_vec()), OwnedEvent::Abort]
+            vec![
+                request(1, Role::Responder, true, &[("CONTENT_LENGTH", "10")]),
+                OwnedEvent::Stdin(b"12345".to_vec()),
+                OwnedEvent::Abort
+            ]
         );
         assert_eq!(records(&t.output), response(1), "records for the ended request are ignored");
         assert_eq!(t.error, None);
@@ -739,7 +770,8 @@ mod tests {
 
     #[test]
     fn filter_receives_stdin_then_data() {
-        let pairs = [("CONTENT_LENGTH", "2"), ("FCGI_DATA_LENGTH", "4"), ("FCGI_DATA_LAST_MOD", "1700000000")];
+        let pairs =
+            [("CONTENT_LENGTH", "2"), ("FCGI_DATA_LENGTH", "4"), ("FCGI_DATA_LAST_MOD", "1700000000")];
         let t = Wire::default()
             .begin(5, 3, 0)
             .params(5, &pairs)
@@ -762,7 +794,11 @@ mod tests {
     #[test]
     fn content_length_that_is_not_decimal_leaves_stdin_unbounded() {
         // Caddy 2.6 sends CONTENT_LENGTH=-1 with a chunked body.
-        let t = Wire::default().begin(1, 1, 0).params(1, &[("CONTENT_LENGTH", "-1")]).stream(RecordType::Stdin, 1, b"abc").run();
+        let t = Wire::default()
+            .begin(1, 1, 0)
+            .params(1, &[("CONTENT_LENGTH", "-1")])
+            .stream(RecordType::Stdin, 1, b"abc")
+            .run();
         assert_eq!(t.error, None);
         assert_eq!(t.events[1], OwnedEvent::Stdin(b"abc".to_vec()));
     }
@@ -821,14 +857,17 @@ mod tests {
         conn.write_stderr(b"warning", &mut out).unwrap();
         conn.end_request(3, &mut out).unwrap();
         let recs = records(&out);
-        assert_eq!(recs.iter().map(|r| (r.0, r.2.len())).collect::<Vec<_>>(), vec![
-            (RecordType::Stdout, 0xfff8),
-            (RecordType::Stdout, 70_000 - 0xfff8),
-            (RecordType::Stderr, 7),
-            (RecordType::Stderr, 0),
-            (RecordType::Stdout, 0),
-            (RecordType::EndRequest, 8),
-        ]);
+        assert_eq!(
+            recs.iter().map(|r| (r.0, r.2.len())).collect::<Vec<_>>(),
+            vec![
+                (RecordType::Stdout, 0xfff8),
+                (RecordType::Stdout, 70_000 - 0xfff8),
+                (RecordType::Stderr, 7),
+                (RecordType::Stderr, 0),
+                (RecordType::Stdout, 0),
+                (RecordType::EndRequest, 8),
+            ]
+        );
         assert_eq!(EndRequestBody::decode(&recs[5].2).unwrap().app_status, 3);
         assert!(out.len() % 8 == 0, "every record is padded to 8 bytes");
         assert!(conn.should_close());

@@ -94,7 +94,9 @@ impl Error {
         match self {
             BadVersion => "FastCGI record version is not 1",
             UnknownRecordType => "unknown FastCGI record type on a request",
-            ResponseRecordFromPeer => "FastCGI record type that only applications send (STDOUT, STDERR, END_REQUEST)",
+            ResponseRecordFromPeer => {
+                "FastCGI record type that only applications send (STDOUT, STDERR, END_REQUEST)"
+            }
             ManagementRecordWithRequestId => "FastCGI GET_VALUES record with a non-zero request id",
             BadBeginRequestLength => "FastCGI BEGIN_REQUEST body is not 8 bytes",
             DuplicateBeginRequest => "FastCGI BEGIN_REQUEST for the request id already active",
@@ -109,7 +111,9 @@ impl Error {
             DataForNonFilter => "FastCGI DATA record for a role other than FILTER",
             StdinExceedsContentLength => "FastCGI STDIN exceeds CONTENT_LENGTH",
             DataExceedsDataLength => "FastCGI DATA exceeds FCGI_DATA_LENGTH",
-            RequestRecordFromPeer => "FastCGI record type that only web servers send (BEGIN_REQUEST, PARAMS, STDIN)",
+            RequestRecordFromPeer => {
+                "FastCGI record type that only web servers send (BEGIN_REQUEST, PARAMS, STDIN)"
+            }
             BadEndRequestLength => "FastCGI END_REQUEST body is not 8 bytes",
         }
     }

@@ -130,7 +130,8 @@ pub fn encode_length(out: &mut Vec<u8>, len: usize) {
     if len <= 0x7f {
         out.push(len as u8);
     } else {
-        let len = u32::try_from(len).ok().filter(|l| *l <= MAX_PAIR_LENGTH).expect("pair length over 2^31 - 1");
+        let len =
+            u32::try_from(len).ok().filter(|l| *l <= MAX_PAIR_LENGTH).expect("pair length over 2^31 - 1");
         out.extend_from_slice(&(len | 0x8000_0000).to_be_bytes());
     }
 }

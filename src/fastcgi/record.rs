@@ -157,7 +157,13 @@ pub struct Header {
 impl Header {
     /// A version-1 header.
     pub fn new(record_type: RecordType, request_id: u16, content_length: u16, padding_length: u8) -> Header {
-        Header { version: VERSION_1, record_type: record_type as u8, request_id, content_length, padding_length }
+        Header {
+            version: VERSION_1,
+            record_type: record_type as u8,
+            request_id,
+            content_length,
+            padding_length,
+        }
     }
 
     /// Decodes the 8 header bytes; the reserved byte is ignored, as the spec asks.
@@ -200,7 +206,9 @@ impl BeginRequestBody {
     /// Decodes the body; `None` unless it is exactly [`Self::LEN`] bytes.
     pub fn decode(content: &[u8]) -> Option<BeginRequestBody> {
         match content {
-            [r1, r0, flags, _, _, _, _, _] => Some(BeginRequestBody { role: u16::from_be_bytes([*r1, *r0]), flags: *flags }),
+            [r1, r0, flags, _, _, _, _, _] => {
+                Some(BeginRequestBody { role: u16::from_be_bytes([*r1, *r0]), flags: *flags })
+            }
             _ => None,
         }
     }
@@ -229,9 +237,10 @@ impl EndRequestBody {
     /// Decodes the body; `None` unless it is exactly [`Self::LEN`] bytes.
     pub fn decode(content: &[u8]) -> Option<EndRequestBody> {
         match content {
-            [a3, a2, a1, a0, status, _, _, _] => {
-                Some(EndRequestBody { app_status: u32::from_be_bytes([*a3, *a2, *a1, *a0]), protocol_status: *status })
-            }
+            [a3, a2, a1, a0, status, _, _, _] => Some(EndRequestBody {
+                app_status: u32::from_be_bytes([*a3, *a2, *a1, *a0]),
+                protocol_status: *status,
+            }),
             _ => None,
         }
     }
