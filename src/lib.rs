@@ -16,9 +16,16 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod config;
 pub mod fastcgi;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod listen;
+#[macro_use]
+pub mod log;
+pub mod master;
 pub mod request;
 pub mod scgi;
 pub mod sniff;
+pub mod sys;
+pub mod worker;

@@ -1,13 +1,127 @@
 //! The protocol-neutral request: what FastCGI and SCGI both hand to a handler.
 //!
-//! For now this owns [`Params`], the CGI variables of one request. Both protocol parsers
-//! produce it: FastCGI from its reassembled `PARAMS` stream, SCGI from its netstring
-//! header block. The bytes are stored once, in the order the peer sent them, and every
+//! [`Request`] is one request being served: its CGI variables ([`Params`]), its body as
+//! a stream, its response writer, its abort flag. It borrows the worker's connection;
+//! the bytes move through the worker's buffers and the sans-IO parsers.
+//!
+//! Both protocol parsers produce [`Params`]: FastCGI from its reassembled `PARAMS`
+//! stream, SCGI from its netstring header block. The bytes are stored once, in the order the peer sent them, and every
 //! name and value is a range into that one buffer, so building it costs one allocation
 //! for the bytes and one for the index, whatever the number of variables.
 
+use crate::fastcgi::Role;
+use crate::listen::Peer;
+use crate::worker::Channel;
 use std::fmt;
+use std::io;
 use std::ops::Range;
+
+/// The wire protocol a request arrived by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// FastCGI 1.0.
+    FastCgi,
+    /// SCGI.
+    Scgi,
+}
+
+/// One request being served. Obtained from [`crate::worker::Worker::accept`] or passed
+/// to [`crate::worker::Handler::handle`]; valid until the next request is accepted.
+pub struct Request<'c> {
+    channel: &'c mut Channel,
+    pool: &'c str,
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request").field("pool", &self.pool).field("request", &self.channel.request).finish()
+    }
+}
+
+impl<'c> Request<'c> {
+    pub(crate) fn new(channel: &'c mut Channel, pool: &'c str) -> Request<'c> {
+        debug_assert!(channel.request.is_some());
+        Request { channel, pool }
+    }
+
+    fn open(&self) -> &crate::worker::OpenRequest {
+        self.channel.request.as_ref().expect("a Request exists only while its request is open")
+    }
+
+    /// The CGI variables.
+    pub fn params(&self) -> &Params {
+        &self.open().params
+    }
+
+    /// The last value of parameter `name`.
+    pub fn param(&self, name: &[u8]) -> Option<&[u8]> {
+        self.open().params.get(name)
+    }
+
+    /// The FastCGI role; SCGI requests are responders.
+    pub fn role(&self) -> Role {
+        self.open().role
+    }
+
+    /// The protocol the request arrived by.
+    pub fn protocol(&self) -> Protocol {
+        self.open().protocol
+    }
+
+    /// The pool serving the request.
+    pub fn pool(&self) -> &str {
+        self.pool
+    }
+
+    /// The peer (the web server).
+    pub fn peer(&self) -> &Peer {
+        &self.channel.peer
+    }
+
+    /// Reads request body bytes; 0 at the end of the body (or after an abort).
+    pub fn read_stdin(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.channel.read_body(buf, false)
+    }
+
+    /// Reads FILTER data bytes; 0 at the end (or for other roles). Unread body bytes
+    /// are skipped: the web server sends the body before the data.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.channel.read_body(buf, true)
+    }
+
+    /// Appends to the response (CGI headers, blank line, body). Small writes are
+    /// batched; call [`Request::flush`] to send what is buffered now.
+    pub fn write_stdout(&mut self, data: &[u8]) -> io::Result<()> {
+        self.channel.write(data, false)
+    }
+
+    /// Sends error text to the web server's log (FastCGI `STDERR`; SCGI has none, so
+    /// it goes to sfpm's log).
+    pub fn write_stderr(&mut self, data: &[u8]) -> io::Result<()> {
+        self.channel.write(data, true)
+    }
+
+    /// Sends buffered response bytes now.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.channel.flush()
+    }
+
+    /// Ends the response on the wire with `app_status`; the handler may go on working
+    /// (`fastcgi_finish_request()`). Later writes fail. Finishing twice does nothing.
+    pub fn finish(&mut self, app_status: u32) -> io::Result<()> {
+        self.channel.finish(app_status)
+    }
+
+    /// True once the response is complete on the wire.
+    pub fn is_finished(&self) -> bool {
+        self.open().finished
+    }
+
+    /// True when the web server aborted the request or went away.
+    pub fn aborted(&mut self) -> bool {
+        self.channel.aborted()
+    }
+}
 
 /// One name-value pair's place in [`Params`]'s buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,50 @@
+//! A pre-forked FastCGI + SCGI echo server on sfpm's Rust API: answers every request
+//! with its role, protocol, parameters and body. `cargo run --example echo -- 127.0.0.1:9000 2`
+
+use sfpm::config::PoolConfig;
+use sfpm::request::{Protocol, Request};
+use sfpm::worker::Handler;
+use std::io::Write;
+
+struct Echo;
+
+impl Handler for Echo {
+    fn handle(&mut self, request: &mut Request<'_>) -> u32 {
+        let mut body = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = request.read_stdin(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        let mut out = Vec::new();
+        let _ = write!(out, "Status: 200 OK\r\nContent-Type: text/plain\r\nX-Worker-Pid: {}\r\n\r\n", std::process::id());
+        let protocol = if request.protocol() == Protocol::FastCgi { "fastcgi" } else { "scgi" };
+        let _ = writeln!(out, "role={}\nprotocol={protocol}\npool={}\npeer={}", request.role().name(), request.pool(), request.peer());
+        for (name, value) in request.params().iter() {
+            out.extend_from_slice(name);
+            out.push(b'=');
+            out.extend_from_slice(value);
+            out.push(b'\n');
+        }
+        let _ = write!(out, "stdin={}:", body.len());
+        out.extend_from_slice(&body);
+        out.push(b'\n');
+        let _ = request.write_stdout(&out);
+        0
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut config = PoolConfig::default();
+    let listen = args.get(1).map_or("127.0.0.1:9000", String::as_str);
+    let workers = args.get(2).map_or("2", String::as_str);
+    config.set("listen", listen).expect("listen address");
+    config.set("pm.max_children", workers).expect("worker count");
+    if let Err(e) = sfpm::master::run(config, &mut Echo) {
+        eprintln!("echo: {e}");
+        std::process::exit(1);
+    }
+}

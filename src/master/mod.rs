@@ -1,0 +1,280 @@
+//! The master process: binds the pool's socket, runs the handler's `master_init` once,
+//! forks the workers and supervises them until told to stop. See `LIFECYCLE.md`.
+//!
+//! The master is single-threaded and sleeps in one `poll()` on its wake pipe; signal
+//! handlers only record the signal and write a byte to that pipe. Everything else —
+//! reaping, respawning, stopping — happens in [`Master::tick`], in the loop.
+
+pub mod children;
+pub mod pm;
+pub mod scoreboard;
+
+use crate::config::PoolConfig;
+use crate::fastcgi::ManagementValues;
+use crate::listen::{self, AllowedClients, ListenOptions, Listener};
+use crate::sys::{self, ExitStatus, Forked, WakePipe};
+use crate::worker::{Handler, PoolRuntime, Worker};
+use children::Children;
+use scoreboard::Scoreboard;
+use std::fmt;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// The longest the loop sleeps with nothing due: php-fpm's maintenance heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// After `SIGTERM` to the workers, how long before `SIGKILL` at the least.
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// Why the server could not run.
+#[derive(Debug)]
+pub enum RunError {
+    /// The configuration is incomplete or invalid.
+    Config(String),
+    /// A system call failed; `what` names the call and its object.
+    Io { what: String, error: io::Error },
+    /// The handler's `master_init` failed.
+    Init(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Config(m) | RunError::Init(m) => f.write_str(m),
+            RunError::Io { what, error } => write!(f, "{what}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(io::Error) -> RunError {
+    let what = what.into();
+    move |error| RunError::Io { what, error }
+}
+
+/// Where the master is in its life. States only move forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Serving: dead workers are replaced.
+    Running,
+    /// `SIGQUIT`: workers finish their request and exit; escalate at `term_at`.
+    Finishing { term_at: Option<Instant>, kill_at: Option<Instant> },
+    /// `SIGTERM`/`SIGINT`: workers were sent `SIGTERM`; survivors get `SIGKILL` at `kill_at`.
+    Terminating { kill_at: Option<Instant> },
+}
+
+/// Binds the pool's socket and prepares what its workers share.
+pub fn prepare_pool(config: PoolConfig) -> Result<PoolRuntime, RunError> {
+    config.validate().map_err(RunError::Config)?;
+    let spec = config.listen.as_deref().unwrap_or_default();
+    let addr = listen::parse_listen(spec)
+        .map_err(|e| RunError::Config(format!("[pool {}] invalid listen address '{spec}': {e}", config.name)))?;
+    let owner = config.listen_owner.as_deref().map(sys::uid_by_name).transpose().map_err(io_error("listen.owner"))?;
+    let group = config.listen_group.as_deref().map(sys::gid_by_name).transpose().map_err(io_error("listen.group"))?;
+    let options = ListenOptions { backlog: config.listen_backlog, owner, group, mode: config.listen_mode };
+    let allowed = AllowedClients::parse(config.listen_allowed_clients.as_deref().unwrap_or(""))
+        .map_err(|e| RunError::Config(format!("[pool {}] listen.allowed_clients: {e}", config.name)))?;
+    let listener = Listener::bind(&addr, &options)
+        .map_err(io_error(format!("[pool {}] cannot listen on '{spec}'", config.name)))?;
+    let children = config.max_children.unwrap_or(1);
+    // Truthful for the whole pool: it serves max_children requests at once, one each.
+    let values = ManagementValues { max_conns: children, max_reqs: children, mpxs_conns: false };
+    Ok(PoolRuntime { config, listener, allowed, values })
+}
+
+/// Runs one pool until `SIGTERM`, `SIGINT` or `SIGQUIT`: the whole server.
+///
+/// Must be called from a single-threaded process (it forks). Returns once every worker
+/// has exited and the Unix socket (if any) is removed.
+pub fn run<H: Handler>(config: PoolConfig, handler: &mut H) -> Result<(), RunError> {
+    let pool = prepare_pool(config)?;
+    sys::ignore_signal(libc::SIGPIPE).map_err(io_error("signal(SIGPIPE)"))?;
+    let wake = WakePipe::install().map_err(io_error("pipe()"))?;
+    sys::install_signal_handlers(&[libc::SIGINT, libc::SIGTERM, libc::SIGQUIT, libc::SIGCHLD])
+        .map_err(io_error("sigaction()"))?;
+    let result = serve_pool(&pool, &wake, handler);
+    pool.listener.remove_socket_file();
+    result
+}
+
+fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) -> Result<(), RunError> {
+    handler.master_init().map_err(RunError::Init)?;
+    let slots = pool.config.max_children.unwrap_or(1) as usize;
+    let scoreboard = Scoreboard::new(slots).map_err(io_error("mmap() for the scoreboard"))?;
+    let mut master = Master { pool, scoreboard, children: Children::new(slots, Instant::now()), state: State::Running };
+    crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
+    master.spawn_due(handler);
+    crate::log!(Notice, "ready to handle connections");
+    while !master.is_done() {
+        wake.wait(master.next_wakeup()).map_err(io_error("poll()"))?;
+        master.tick(handler);
+    }
+    handler.master_exit();
+    crate::log!(Notice, "exiting, bye-bye!");
+    Ok(())
+}
+
+struct Master<'p> {
+    pool: &'p PoolRuntime,
+    scoreboard: Scoreboard,
+    children: Children,
+    state: State,
+}
+
+impl Master<'_> {
+    fn is_done(&self) -> bool {
+        self.state != State::Running && self.children.is_empty()
+    }
+
+    /// How long the loop may sleep: until the next respawn or escalation, at most a heartbeat.
+    fn next_wakeup(&self) -> Duration {
+        let now = Instant::now();
+        let due = match self.state {
+            State::Running => pm::next_spawn(&self.children.states()),
+            State::Finishing { term_at, kill_at } => term_at.or(kill_at),
+            State::Terminating { kill_at } => kill_at,
+        };
+        due.map_or(HEARTBEAT, |t| t.saturating_duration_since(now).min(HEARTBEAT))
+    }
+
+    /// One turn of the loop: act on signals, reap, respawn, escalate.
+    fn tick<H: Handler>(&mut self, handler: &mut H) {
+        let signals = sys::take_pending_signals();
+        let has = |s: i32| signals & (1 << s) != 0;
+        if has(libc::SIGTERM) || has(libc::SIGINT) {
+            self.terminate();
+        } else if has(libc::SIGQUIT) {
+            self.finish();
+        }
+        self.reap();
+        let now = Instant::now();
+        match self.state {
+            State::Running => self.spawn_due(handler),
+            State::Finishing { term_at: Some(t), .. } if t <= now => {
+                self.signal_all(libc::SIGTERM);
+                self.state = State::Finishing { term_at: None, kill_at: Some(now + KILL_GRACE) };
+            }
+            State::Finishing { kill_at: Some(t), .. } | State::Terminating { kill_at: Some(t) } if t <= now => {
+                self.signal_all(libc::SIGKILL);
+                self.state = State::Terminating { kill_at: None };
+            }
+            _ => {}
+        }
+    }
+
+    fn terminate(&mut self) {
+        if matches!(self.state, State::Terminating { .. }) {
+            return;
+        }
+        crate::log!(Notice, "Terminating ...");
+        self.signal_all(libc::SIGTERM);
+        let grace = self.pool.config.process_control_timeout.max(KILL_GRACE);
+        self.state = State::Terminating { kill_at: Some(Instant::now() + grace) };
+    }
+
+    /// Graceful stop. php-fpm escalates at once when `process_control_timeout` is 0 (and
+    /// loses the requests in flight); sfpm then waits for them without a limit, and
+    /// escalates only after a timeout that was set.
+    fn finish(&mut self) {
+        if self.state != State::Running {
+            return;
+        }
+        crate::log!(Notice, "Finishing ...");
+        self.signal_all(libc::SIGQUIT);
+        let timeout = self.pool.config.process_control_timeout;
+        let term_at = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+        self.state = State::Finishing { term_at, kill_at: None };
+    }
+
+    fn signal_all(&self, signal: i32) {
+        for pid in self.children.pids() {
+            if let Err(e) = sys::kill(pid, signal) {
+                crate::log!(Error, "kill({pid}, {}) failed: {e}", sys::signal_name(signal));
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let (pid, status) = match sys::reap_child() {
+                Ok(Some(reaped)) => reaped,
+                Ok(None) => return,
+                Err(e) => {
+                    crate::log!(Error, "waitpid() failed: {e}");
+                    return;
+                }
+            };
+            let Some(exited) = self.children.exited(pid, status, Instant::now()) else {
+                crate::log!(Alert, "oops, unknown child ({pid}) exited");
+                continue;
+            };
+            if let Some(slot) = self.scoreboard.slot(exited.slot) {
+                slot.clear();
+            }
+            let name = &self.pool.config.name;
+            let secs = exited.lifetime.as_secs_f64();
+            match status {
+                ExitStatus::Code(0) => crate::log!(Notice, "[pool {name}] child {pid} exited with code 0 after {secs:.6} seconds from start"),
+                ExitStatus::Code(code) => crate::log!(Warning, "[pool {name}] child {pid} exited with code {code} after {secs:.6} seconds from start"),
+                ExitStatus::Signal { signal, core } => crate::log!(
+                    Warning,
+                    "[pool {name}] child {pid} exited on signal {signal} ({}{}) after {secs:.6} seconds from start",
+                    sys::signal_name(signal),
+                    if core { " - core dumped" } else { "" }
+                ),
+            }
+            if self.state == State::Running && !exited.respawn_delay.is_zero() {
+                crate::log!(
+                    Warning,
+                    "[pool {name}] child failed {:.3} seconds after start; respawning in {} ms",
+                    secs,
+                    exited.respawn_delay.as_millis()
+                );
+            }
+        }
+    }
+
+    fn spawn_due<H: Handler>(&mut self, handler: &mut H) {
+        for slot in pm::static_spawns(&self.children.states(), Instant::now()) {
+            match sys::fork() {
+                Ok(Forked::Parent(pid)) => {
+                    self.children.started(slot, pid, Instant::now());
+                    crate::log!(Notice, "[pool {}] child {pid} started", self.pool.config.name);
+                }
+                Ok(Forked::Child) => std::process::exit(worker_process(self.pool, &self.scoreboard, slot, handler)),
+                Err(e) => {
+                    crate::log!(Error, "[pool {}] fork() failed: {e}", self.pool.config.name);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The life of a worker process, after the fork; returns its exit code. A panic in the
+/// handler or in sfpm ends the worker (code 70), never unwinds into the master's code.
+fn worker_process<H: Handler>(pool: &PoolRuntime, scoreboard: &Scoreboard, slot: usize, handler: &mut H) -> i32 {
+    sys::enter_worker_mode(pool.listener.as_raw_fd());
+    let Some(slot) = scoreboard.slot(slot) else { return 1 };
+    slot.begin(sys::getpid());
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut worker = Worker::new(pool, slot);
+        handler.worker_init(&mut worker)?;
+        handler.serve(&mut worker);
+        handler.worker_exit();
+        Ok::<(), String>(())
+    }));
+    match outcome {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            crate::log!(Error, "[pool {}] worker initialisation failed: {e}", pool.config.name);
+            1
+        }
+        Err(_) => {
+            crate::log!(Error, "[pool {}] worker panicked; exiting", pool.config.name);
+            70
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The libc edge: every raw system call sfpm makes outside `ffi/`, each wrapped once so
+//! that -1 becomes an `io::Error` and every `unsafe` block states why it is sound.
+//!
+//! What each resource does across `fork()`: the signal handler and the pending-signal
+//! bits are process-global and inherited; a forked worker calls [`enter_worker_mode`]
+//! so the handler stops waking the master's loop (the wake pipe is the master's) and
+//! `SIGTERM`/`SIGINT` kill the worker at once, as php-fpm's workers do.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Turns a libc return value of -1 into the thread's `errno` as an `io::Error`.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+/// A process id.
+pub type Pid = libc::pid_t;
+
+/// What `fork` returned to this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// We are the parent; the child has this pid.
+    Parent(Pid),
+    /// We are the child.
+    Child,
+}
+
+/// Forks the process. The caller must be single-threaded: only the forking thread
+/// exists in the child, so locks held by other threads would stay locked forever.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: fork has no memory-safety preconditions; the single-thread requirement
+    // above is about deadlocks in the child, which the master upholds by design.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit(code)`.
+    Code(i32),
+    /// Killed by this signal; `core` when it dumped core.
+    Signal { signal: i32, core: bool },
+}
+
+/// Reaps one exited child without blocking; `None` when no child has exited.
+pub fn reap_child() -> io::Result<Option<(Pid, ExitStatus)>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is a valid, writable c_int for the duration of the call.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    match pid {
+        -1 => {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ECHILD) { Ok(None) } else { Err(e) }
+        }
+        0 => Ok(None),
+        pid if libc::WIFEXITED(status) => Ok(Some((pid, ExitStatus::Code(libc::WEXITSTATUS(status))))),
+        pid if libc::WIFSIGNALED(status) => Ok(Some((
+            pid,
+            ExitStatus::Signal { signal: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) },
+        ))),
+        // Stopped or continued: not an exit (WUNTRACED/WCONTINUED are not asked for).
+        _ => Ok(None),
+    }
+}
+
+/// Sends `signal` to process `pid`. A process that is already gone is not an error.
+pub fn kill(pid: Pid, signal: i32) -> io::Result<()> {
+    // SAFETY: kill takes plain integers.
+    match check(unsafe { libc::kill(pid, signal) }) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// This process's pid.
+pub fn getpid() -> Pid {
+    // SAFETY: getpid cannot fail and has no preconditions.
+    unsafe { libc::getpid() }
+}
+
+/// Name of a signal for log lines ("SIGSEGV"), or its number.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals: one handler for the whole life of the process. It records the signal in a
+// bit set and, in the master, writes one byte to a non-blocking pipe so the master's
+// poll wakes up (the self-pipe trick). Nothing else is async-signal-safe enough.
+
+/// Bit `n` set: signal `n` arrived and was not yet taken.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+/// Write end of the master's wake pipe, or -1 (in workers, or before it exists).
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// Set in forked workers: SIGTERM and SIGINT then kill at once.
+static WORKER_MODE: AtomicBool = AtomicBool::new(false);
+/// In a worker: its copy of the listening socket, and a spare descriptor (/dev/null)
+/// that SIGQUIT puts in its place, so a worker blocked in (or about to enter) accept()
+/// fails at once instead of waiting for one more client. php-fpm does the same.
+static QUIT_LISTEN_FD: AtomicI32 = AtomicI32::new(-1);
+static QUIT_SPARE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // SAFETY: errno is thread-local; saving and restoring it keeps the interrupted code's
+    // errno intact (write() below may change it).
+    let errno = unsafe { *libc::__errno_location() };
+    if WORKER_MODE.load(Ordering::Relaxed) && (signal == libc::SIGTERM || signal == libc::SIGINT) {
+        // SAFETY: signal() and raise() are async-signal-safe; restoring the default
+        // action and re-raising makes the worker die "by signal", as php-fpm's do.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+    }
+    if (0..64).contains(&signal) {
+        PENDING.fetch_or(1 << signal, Ordering::SeqCst);
+    }
+    if signal == libc::SIGQUIT && WORKER_MODE.load(Ordering::Relaxed) {
+        let (listen, spare) = (QUIT_LISTEN_FD.swap(-1, Ordering::SeqCst), QUIT_SPARE_FD.load(Ordering::SeqCst));
+        if listen >= 0 && spare >= 0 {
+            // SAFETY: dup2 is async-signal-safe; it replaces only this process's
+            // descriptor, the master and the other workers keep listening.
+            unsafe { libc::dup2(spare, listen) };
+        }
+    }
+    let fd = WAKE_FD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = signal as u8;
+        // SAFETY: write() is async-signal-safe; `byte` is valid for one byte. A full
+        // pipe (EAGAIN) is fine: the loop is already due to wake up.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Installs the process-wide handler for `signals`, without `SA_RESTART` so blocking
+/// calls (accept, read, poll) return `EINTR` and the loops can look at what arrived.
+pub fn install_signal_handlers(signals: &[i32]) -> io::Result<()> {
+    for &signal in signals {
+        // SAFETY: a zeroed sigaction is a valid initial value; we then set the handler
+        // and an empty mask; `action` outlives the call.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = 0;
+            libc::sigemptyset(&mut action.sa_mask);
+            check(libc::sigaction(signal, &action, std::ptr::null_mut()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets `signal`'s action to ignore (`SIGPIPE`: a peer that hung up is an I/O error on
+/// the write, not a reason to die).
+pub fn ignore_signal(signal: i32) -> io::Result<()> {
+    // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
+    if unsafe { libc::signal(signal, libc::SIG_IGN) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Restores the default action of `signal`.
+pub fn default_signal(signal: i32) -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition for any signal.
+    if unsafe { libc::signal(signal, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes the set of signals that arrived since the last call (bit n = signal n).
+pub fn take_pending_signals() -> u64 {
+    PENDING.swap(0, Ordering::SeqCst)
+}
+
+/// True if `signal` arrived and was not taken yet; does not take it.
+pub fn signal_pending(signal: i32) -> bool {
+    PENDING.load(Ordering::SeqCst) & (1 << signal) != 0
+}
+
+/// The master's wake pipe: the signal handler writes to it, the event loop polls it.
+#[derive(Debug)]
+pub struct WakePipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl WakePipe {
+    /// Creates the pipe (non-blocking, close-on-exec) and points the handler at it.
+    pub fn install() -> io::Result<WakePipe> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+        // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
+        Ok(WakePipe { read, write })
+    }
+
+    /// Waits until a signal arrives or `timeout` passes; drains the pipe.
+    pub fn wait(&self, timeout: Duration) -> io::Result<()> {
+        let mut pfd = libc::pollfd { fd: self.read.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `pfd` is one valid pollfd.
+        match check(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` is writable for its length; the fd is non-blocking.
+        while unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        Ok(())
+    }
+}
+
+impl Drop for WakePipe {
+    fn drop(&mut self) {
+        WAKE_FD.compare_exchange(self.write.as_raw_fd(), -1, Ordering::SeqCst, Ordering::SeqCst).ok();
+    }
+}
+
+/// Called first thing in a forked worker: the wake pipe belongs to the master, and
+/// `SIGTERM`/`SIGINT` now end the worker at once, while `SIGQUIT` takes `listen_fd`
+/// away from this process (see `QUIT_LISTEN_FD`). Pending bits inherited from the
+/// master are cleared so the worker acts only on signals sent to it.
+pub fn enter_worker_mode(listen_fd: RawFd) {
+    WAKE_FD.store(-1, Ordering::SeqCst);
+    PENDING.store(0, Ordering::SeqCst);
+    // SAFETY: open() with a constant NUL-terminated path; the result is checked.
+    let spare = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    QUIT_SPARE_FD.store(spare, Ordering::SeqCst);
+    QUIT_LISTEN_FD.store(listen_fd, Ordering::SeqCst);
+    WORKER_MODE.store(true, Ordering::SeqCst);
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared memory for the scoreboard.
+
+/// Types that may live in memory shared between processes and start out zeroed.
+///
+/// # Safety
+/// An all-zero bit pattern must be a valid value, and the type must hold no pointers or
+/// anything else whose meaning differs between processes.
+pub unsafe trait SharedPlain: Sync {}
+
+// SAFETY: a scoreboard slot is atomics of integers: all-zero is a valid value, and
+// nothing in it is a pointer.
+unsafe impl SharedPlain for crate::master::scoreboard::Slot {}
+
+/// An anonymous shared mapping of `len` zeroed `T`s, inherited by forked children.
+#[derive(Debug)]
+pub struct SharedSlice<T: SharedPlain> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+}
+
+// SAFETY: T is Sync (SharedPlain requires it) and the mapping is only handed out as &[T].
+unsafe impl<T: SharedPlain> Send for SharedSlice<T> {}
+// SAFETY: as above.
+unsafe impl<T: SharedPlain> Sync for SharedSlice<T> {}
+
+impl<T: SharedPlain> SharedSlice<T> {
+    /// Maps `len` zeroed elements shared with every process forked afterwards.
+    pub fn new(len: usize) -> io::Result<SharedSlice<T>> {
+        let bytes = std::mem::size_of::<T>().checked_mul(len.max(1)).ok_or(io::ErrorKind::InvalidInput)?;
+        // SAFETY: an anonymous mapping with no address hint; the result is checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr.cast::<T>()).ok_or(io::ErrorKind::Other)?;
+        Ok(SharedSlice { ptr, len })
+    }
+
+    /// The elements.
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: the mapping holds `len` T's, page-aligned (so aligned for T), zeroed by
+        // the kernel (valid by SharedPlain), and lives until drop; only shared refs exist.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: SharedPlain> Drop for SharedSlice<T> {
+    fn drop(&mut self) {
+        let bytes = std::mem::size_of::<T>() * self.len.max(1);
+        // SAFETY: unmapping exactly the mapping created in new(); no references outlive
+        // self because as_slice borrows self.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), bytes) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sockets.
+
+/// Waits up to `timeout` for `fd` to become readable; false on timeout.
+pub fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `pfd` is one valid pollfd.
+    let n = check(unsafe { libc::poll(&mut pfd, 1, ms) })?;
+    Ok(n > 0)
+}
+
+/// Shuts down the write side of a socket so the peer sees end-of-stream while any bytes
+/// it still sends can be drained (closing with unread input would send a RST that may
+/// destroy the response in flight).
+pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
+    // SAFETY: shutdown takes plain integers.
+    check(unsafe { libc::shutdown(fd, libc::SHUT_WR) }).map(drop)
+}
+
+/// Local time for log lines: (year, month 1-12, day, hour, minute, second).
+pub fn local_time(unix_seconds: i64) -> (i32, u32, u32, u32, u32, u32) {
+    let t: libc::time_t = unix_seconds;
+    // SAFETY: a zeroed tm is valid; localtime_r writes into it and reads `t`; both live
+    // across the call. On failure the zeroed fields are still a printable value.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        tm
+    };
+    (tm.tm_year + 1900, (tm.tm_mon + 1) as u32, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    struct Counter(AtomicU32);
+    // SAFETY: an atomic integer is valid when zeroed and holds no pointer.
+    unsafe impl SharedPlain for Counter {}
+
+    #[test]
+    fn shared_memory_is_shared_with_a_forked_child() {
+        let shared = SharedSlice::<Counter>::new(4).unwrap();
+        assert!(shared.as_slice().iter().all(|c| c.0.load(Ordering::SeqCst) == 0));
+        match fork().unwrap() {
+            Forked::Child => {
+                shared.as_slice()[2].0.store(42, Ordering::SeqCst);
+                // SAFETY: _exit in the test's forked child, skipping the harness's atexit work.
+                unsafe { libc::_exit(0) };
+            }
+            Forked::Parent(pid) => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                loop {
+                    if let Some((reaped, status)) = reap_child().unwrap() {
+                        assert_eq!((reaped, status), (pid, ExitStatus::Code(0)));
+                        break;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "child never exited");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                assert_eq!(shared.as_slice()[2].0.load(Ordering::SeqCst), 42);
+            }
+        }
+    }
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(signal_name(99), "signal 99");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Users and groups.
+
+/// The uid of user `name` (or `name` itself when numeric).
+pub fn uid_by_name(name: &str) -> io::Result<u32> {
+    if let Ok(uid) = name.parse() {
+        return Ok(uid);
+    }
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: a zeroed passwd is a valid out-parameter; `buf` outlives the call and its
+    // length is passed; `result` is checked before use.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        if result.is_null() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("cannot get uid for user '{name}'")));
+        }
+        Ok(pwd.pw_uid)
+    }
+}
+
+/// The gid of group `name` (or `name` itself when numeric).
+pub fn gid_by_name(name: &str) -> io::Result<u32> {
+    if let Ok(gid) = name.parse() {
+        return Ok(gid);
+    }
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: as in uid_by_name, for getgrnam_r.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = libc::getgrnam_r(cname.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        if result.is_null() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("cannot get gid for group '{name}'")));
+        }
+        Ok(grp.gr_gid)
+    }
+}

@@ -1,0 +1,712 @@
+//! The worker loop: accept a connection, read requests from it with the sans-IO
+//! parsers, hand each to the handler, write the response.
+//!
+//! One request at a time per worker, on blocking sockets, as php-fpm does. Everything a
+//! peer can do wrong — bad bytes, silence, hanging up — ends that connection with one
+//! log line, and the worker goes on with the next client.
+//!
+//! Syscalls per FastCGI request on a fresh connection, in the common case where the web
+//! server sends the whole request in one write: `accept`, one `setsockopt` (read
+//! timeout), one `read`, one `write` (response and `END_REQUEST` together), and the close.
+
+use crate::config::{ListenProtocol, PoolConfig};
+use crate::fastcgi::{self, ManagementValues, RecordType, Role};
+use crate::listen::{AllowedClients, Listener, Peer, Stream};
+use crate::master::scoreboard::{Slot, Stage};
+use crate::request::{Params, Protocol, Request};
+use crate::scgi;
+use crate::sniff::{self, sniff};
+use crate::sys;
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Size of a connection's read buffer: one read takes a whole typical request (nginx
+/// sends params in one record of at most 64 KiB).
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Response bytes gathered before a write: small responses go out in one `write` with
+/// their `END_REQUEST`; bigger ones stream in chunks of about this size.
+const OUTPUT_BATCH_BYTES: usize = 64 * 1024;
+
+/// How long a closing connection is drained of unread input (see [`Channel::close`]).
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+/// How many unread bytes a closing connection is drained of at most.
+const DRAIN_BYTES: usize = 1 << 20;
+
+/// The application run by each worker. Callback style: sfpm calls `handle` for every
+/// request. Pull style: override `serve` and call [`Worker::accept`] in a loop.
+pub trait Handler {
+    /// Runs once in the master before any worker is forked (php-fpm: MINIT).
+    fn master_init(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Runs once in each worker after the fork.
+    fn worker_init(&mut self, _worker: &mut Worker<'_>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Runs one request; returns the application status sent in `END_REQUEST`.
+    fn handle(&mut self, request: &mut Request<'_>) -> u32;
+    /// The worker's request loop. The default accepts and handles requests until the
+    /// worker is told to stop.
+    fn serve(&mut self, worker: &mut Worker<'_>) {
+        while let Some(mut request) = worker.accept() {
+            let status = self.handle(&mut request);
+            // A failed write already marked the request aborted; nothing more to do.
+            let _ = request.finish(status);
+        }
+    }
+    /// Runs once in each worker before it exits.
+    fn worker_exit(&mut self) {}
+    /// Runs once in the master after every worker is gone.
+    fn master_exit(&mut self) {}
+}
+
+/// What a pool's workers share, set up by the master before forking.
+#[derive(Debug)]
+pub struct PoolRuntime {
+    /// The pool's configuration.
+    pub config: PoolConfig,
+    /// The listening socket, inherited by every worker.
+    pub listener: Listener,
+    /// Who may connect over TCP.
+    pub allowed: AllowedClients,
+    /// What `GET_VALUES` answers: the pool's real capacity.
+    pub values: ManagementValues,
+}
+
+/// One worker process's view of its pool and its current connection.
+pub struct Worker<'p> {
+    pool: &'p PoolRuntime,
+    slot: &'p Slot,
+    channel: Option<Channel>,
+    /// The worker serves no new request (graceful stop or `pm.max_requests`).
+    stopping: bool,
+}
+
+impl fmt::Debug for Worker<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker").field("pool", &self.pool.config.name).finish_non_exhaustive()
+    }
+}
+
+impl<'p> Worker<'p> {
+    /// A worker of `pool` publishing its state in `slot`.
+    pub fn new(pool: &'p PoolRuntime, slot: &'p Slot) -> Worker<'p> {
+        Worker { pool, slot, channel: None, stopping: false }
+    }
+
+    /// The pool's name.
+    pub fn pool_name(&self) -> &str {
+        &self.pool.config.name
+    }
+
+    /// Blocks until the next request, or returns `None` when the worker must exit
+    /// (`SIGQUIT`, `pm.max_requests`). A request still open from the previous call is
+    /// finished first with status 0.
+    pub fn accept(&mut self) -> Option<Request<'_>> {
+        if self.next_request() { self.request() } else { None }
+    }
+
+    /// The request accepted last, while it is open.
+    pub fn request(&mut self) -> Option<Request<'_>> {
+        let pool = self.pool.config.name.as_str();
+        self.channel.as_mut().filter(|c| c.request.is_some()).map(|c| Request::new(c, pool))
+    }
+
+    /// [`Worker::accept`] without the borrow: true when a request is open, reachable
+    /// through [`Worker::request`]. The C ABI's handles are built on this.
+    pub fn next_request(&mut self) -> bool {
+        self.end_current();
+        loop {
+            if self.stopping || sys::signal_pending(libc::SIGQUIT) {
+                if let Some(channel) = self.channel.take() {
+                    channel.close();
+                }
+                return false;
+            }
+            let reuse = self.channel.as_ref().is_some_and(|c| c.keep_open());
+            if !reuse {
+                if let Some(old) = self.channel.take() {
+                    old.close();
+                }
+                self.slot.set_stage(Stage::Idle);
+                match self.accept_connection() {
+                    Some(channel) => self.channel = Some(channel),
+                    None => continue,
+                }
+            }
+            let Some(channel) = self.channel.as_mut() else { continue };
+            match channel.read_request(self.slot, &self.pool.config) {
+                Ok(true) => {
+                    self.slot.set_stage(Stage::Running);
+                    return true;
+                }
+                Ok(false) => {
+                    if let Some(channel) = self.channel.take() {
+                        channel.close();
+                    }
+                }
+                Err(e) => {
+                    if let Some(channel) = self.channel.take() {
+                        if !e.is_quiet() {
+                            crate::log!(Warning, "[pool {}] closing connection from {}: {e}", self.pool.config.name, channel.peer);
+                        }
+                        channel.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the request accepted last: finishes it on the wire if the handler did not,
+    /// counts it, and applies `pm.max_requests`.
+    fn end_current(&mut self) {
+        let Some(channel) = &mut self.channel else { return };
+        let Some(request) = &channel.request else { return };
+        if !request.finished {
+            let _ = channel.finish(0);
+        }
+        channel.request = None;
+        self.slot.request_done();
+        let max = self.pool.config.max_requests;
+        if max > 0 && self.slot.requests() >= max {
+            self.stopping = true;
+        }
+    }
+
+    /// Accepts one connection; `None` when interrupted, refused or failed (logged).
+    fn accept_connection(&mut self) -> Option<Channel> {
+        let (stream, peer) = match self.pool.listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return None,
+            Err(e) => {
+                crate::log!(Error, "[pool {}] accept() failed: {e}", self.pool.config.name);
+                // Out of descriptors or memory: do not spin on the error.
+                std::thread::sleep(Duration::from_millis(10));
+                return None;
+            }
+        };
+        if !self.pool.allowed.allows(&peer) {
+            crate::log!(Error, "Connection disallowed: IP address '{peer}' has been dropped.");
+            return None;
+        }
+        let timeout = Some(self.pool.config.request_read_timeout);
+        if let Err(e) = stream.set_read_timeout(timeout).and_then(|()| stream.set_write_timeout(timeout)) {
+            crate::log!(Error, "[pool {}] setsockopt() failed: {e}", self.pool.config.name);
+            return None;
+        }
+        Some(Channel::new(stream, peer, self.pool))
+    }
+}
+
+/// Why a connection is being closed.
+#[derive(Debug)]
+pub(crate) enum ChannelError {
+    Io(io::Error),
+    /// Nothing or too little arrived in time.
+    Timeout,
+    /// The peer closed the connection in the middle of a request head.
+    Truncated,
+    /// The first byte is neither FastCGI nor SCGI (or not the configured protocol).
+    UnknownProtocol(u8),
+    FastCgi(fastcgi::Error),
+    Scgi(scgi::Error),
+}
+
+impl ChannelError {
+    /// Errors that are part of normal life and not worth a log line.
+    fn is_quiet(&self) -> bool {
+        matches!(self, ChannelError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset)
+    }
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::Io(e) => write!(f, "read() failed: {e}"),
+            ChannelError::Timeout => f.write_str("timed out reading the request"),
+            ChannelError::Truncated => f.write_str("the peer closed the connection in the middle of a request"),
+            ChannelError::UnknownProtocol(b) => write!(f, "first byte 0x{b:02x} is not the configured protocol"),
+            ChannelError::FastCgi(e) => e.fmt(f),
+            ChannelError::Scgi(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<fastcgi::Error> for ChannelError {
+    fn from(e: fastcgi::Error) -> Self {
+        ChannelError::FastCgi(e)
+    }
+}
+
+impl From<scgi::Error> for ChannelError {
+    fn from(e: scgi::Error) -> Self {
+        ChannelError::Scgi(e)
+    }
+}
+
+/// The protocol state of a connection.
+enum ProtoState {
+    /// Nothing read yet: the first byte decides.
+    Unknown,
+    FastCgi(fastcgi::Connection),
+    Scgi { limits: scgi::Limits, body: Option<scgi::Body> },
+}
+
+/// The request currently open on a channel.
+#[derive(Debug)]
+pub(crate) struct OpenRequest {
+    pub(crate) params: Params,
+    pub(crate) role: Role,
+    pub(crate) protocol: Protocol,
+    pub(crate) keep_conn: bool,
+    /// The body (`STDIN`) is complete.
+    pub(crate) stdin_done: bool,
+    /// The FILTER data (`DATA`) is complete.
+    pub(crate) data_done: bool,
+    /// The peer aborted or went away.
+    pub(crate) aborted: bool,
+    /// The response is complete on the wire.
+    pub(crate) finished: bool,
+}
+
+/// One accepted connection: the socket, its buffers and its protocol state.
+pub(crate) struct Channel {
+    stream: Stream,
+    pub(crate) peer: Peer,
+    fastcgi_limits: fastcgi::Limits,
+    values: ManagementValues,
+    keepalive_timeout: Duration,
+    read_timeout: Duration,
+    /// Bytes read from the socket; `buf[start..end]` are not yet parsed.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Body bytes already parsed but not yet read by the handler, inside `buf`.
+    pending: Range<usize>,
+    /// Whether `pending` holds `DATA` (FILTER) rather than `STDIN` bytes.
+    pending_is_data: bool,
+    /// Response bytes not yet written.
+    out: Vec<u8>,
+    proto: ProtoState,
+    pub(crate) request: Option<OpenRequest>,
+    eof: bool,
+}
+
+impl Channel {
+    fn new(stream: Stream, peer: Peer, pool: &PoolRuntime) -> Channel {
+        let config = &pool.config;
+        Channel {
+            stream,
+            peer,
+            fastcgi_limits: config.fastcgi_limits,
+            values: pool.values,
+            keepalive_timeout: config.keepalive_timeout,
+            read_timeout: config.request_read_timeout,
+            buf: vec![0; READ_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            pending: 0..0,
+            pending_is_data: false,
+            out: Vec::with_capacity(OUTPUT_BATCH_BYTES),
+            proto: ProtoState::Unknown,
+            request: None,
+            eof: false,
+        }
+    }
+
+    /// True when the connection may carry another request: FastCGI with keep-conn, the
+    /// last request ended, the peer still there.
+    fn keep_open(&self) -> bool {
+        let kept = matches!(&self.proto, ProtoState::FastCgi(conn) if !conn.should_close());
+        kept && self.request.is_none() && !self.eof
+    }
+
+    /// Reads from the socket into `buf[end..]`, growing it up to `max` bytes when full.
+    /// Returns false at end of stream.
+    fn fill(&mut self, max: usize) -> Result<bool, ChannelError> {
+        if self.start == self.end && self.pending.is_empty() {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 && self.pending.is_empty() {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < max {
+                let len = (self.buf.len() * 2).min(max);
+                self.buf.resize(len, 0);
+            } else {
+                return Err(ChannelError::Scgi(scgi::Error::LengthTooLarge));
+            }
+        }
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Err(ChannelError::Timeout);
+                }
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
+        }
+    }
+
+    /// Reads the next request's head. `Ok(false)`: the connection ended cleanly between
+    /// requests (or the worker was asked to stop while it was idle).
+    fn read_request(&mut self, slot: &Slot, config: &PoolConfig) -> Result<bool, ChannelError> {
+        self.request = None;
+        self.pending = 0..0;
+        let begun = Instant::now();
+        let mut started = false;
+        loop {
+            if self.start == self.end {
+                self.flush().map_err(ChannelError::Io)?;
+                if !started && matches!(self.proto, ProtoState::FastCgi(_)) {
+                    // An idle kept connection: wait for its next request, but not forever.
+                    match sys::wait_readable(self.stream.as_raw_fd(), self.keepalive_timeout) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                            if sys::signal_pending(libc::SIGQUIT) {
+                                return Ok(false);
+                            }
+                            continue;
+                        }
+                        Err(e) => return Err(ChannelError::Io(e)),
+                    }
+                }
+                if begun.elapsed() > self.read_timeout {
+                    return Err(ChannelError::Timeout);
+                }
+                if !self.fill(self.buf.len())? {
+                    return if started { Err(ChannelError::Truncated) } else { Ok(false) };
+                }
+                if !started {
+                    started = true;
+                    slot.request_started();
+                }
+            }
+            if matches!(self.proto, ProtoState::Unknown) {
+                self.proto = self.choose_protocol(self.buf[self.start], config)?;
+            }
+            match &mut self.proto {
+                ProtoState::Unknown => unreachable!("chosen above"),
+                ProtoState::FastCgi(conn) => {
+                    let progress = conn.advance(&self.buf[self.start..self.end], &mut self.out)?;
+                    self.start += progress.consumed;
+                    if let Some(fastcgi::Event::Request(head)) = progress.event {
+                        self.request = Some(OpenRequest {
+                            params: head.params,
+                            role: head.role,
+                            protocol: Protocol::FastCgi,
+                            keep_conn: head.keep_conn,
+                            stdin_done: false,
+                            data_done: head.role != Role::Filter,
+                            aborted: false,
+                            finished: false,
+                        });
+                        return Ok(true);
+                    }
+                    if conn.should_close() {
+                        // A refused request (unknown role) without keep-conn.
+                        self.flush().map_err(ChannelError::Io)?;
+                        return Ok(false);
+                    }
+                }
+                ProtoState::Scgi { limits, .. } => {
+                    let limits = *limits;
+                    let Some(head) = scgi::parse_head(&self.buf[self.start..self.end], &limits)? else {
+                        // The head has not fully arrived: read more, growing the buffer up to
+                        // the header limit (parse_head refuses longer heads by their length).
+                        if !self.fill(limits.max_header_bytes.saturating_add(READ_BUFFER_BYTES))? {
+                            return Err(ChannelError::Truncated);
+                        }
+                        continue;
+                    };
+                    if !head.merged.is_empty() {
+                        let names: Vec<_> = head.merged.iter().map(|n| String::from_utf8_lossy(n)).collect();
+                        crate::log!(Notice, "[pool {}] merged repeated SCGI headers: {}", config.name, names.join(", "));
+                    }
+                    self.start += head.header_len;
+                    self.proto = ProtoState::Scgi { limits, body: Some(head.body()) };
+                    let done = head.content_length == 0;
+                    self.request = Some(OpenRequest {
+                        params: head.params,
+                        role: Role::Responder,
+                        protocol: Protocol::Scgi,
+                        keep_conn: false,
+                        stdin_done: done,
+                        data_done: true,
+                        aborted: false,
+                        finished: false,
+                    });
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    fn choose_protocol(&self, first: u8, config: &PoolConfig) -> Result<ProtoState, ChannelError> {
+        let detected = sniff(first).ok_or(ChannelError::UnknownProtocol(first))?;
+        let allowed = match config.listen_protocol {
+            ListenProtocol::Auto => true,
+            ListenProtocol::FastCgi => detected == sniff::Protocol::FastCgi,
+            ListenProtocol::Scgi => detected == sniff::Protocol::Scgi,
+        };
+        if !allowed {
+            return Err(ChannelError::UnknownProtocol(first));
+        }
+        Ok(match detected {
+            sniff::Protocol::FastCgi => ProtoState::FastCgi(fastcgi::Connection::new(self.fastcgi_limits, self.values)),
+            sniff::Protocol::Scgi => ProtoState::Scgi { limits: config.scgi_limits, body: None },
+        })
+    }
+
+    /// Reads request body bytes (`STDIN`, or `DATA` when `data` is set) into `dst`.
+    /// Returns 0 at the end of the stream, or when the request was aborted.
+    pub(crate) fn read_body(&mut self, dst: &mut [u8], data: bool) -> io::Result<usize> {
+        loop {
+            let Some(request) = &self.request else { return Ok(0) };
+            if !self.pending.is_empty() && self.pending_is_data == data {
+                let n = dst.len().min(self.pending.len());
+                dst[..n].copy_from_slice(&self.buf[self.pending.start..self.pending.start + n]);
+                self.pending.start += n;
+                return Ok(n);
+            }
+            // Reading DATA skips STDIN the handler did not read (FILTER sends STDIN first).
+            self.pending = 0..0;
+            let done = if data { request.data_done } else { request.stdin_done };
+            if done || request.aborted || request.finished || dst.is_empty() {
+                return Ok(0);
+            }
+            if self.start == self.end {
+                self.flush()?;
+                match self.fill(self.buf.len()) {
+                    Ok(true) => {}
+                    Ok(false) | Err(_) => {
+                        self.request.as_mut().expect("checked").aborted = true;
+                        return Ok(0);
+                    }
+                }
+            }
+            self.advance_body()?;
+        }
+    }
+
+    /// Parses buffered bytes of an open request's body streams.
+    fn advance_body(&mut self) -> io::Result<()> {
+        let request = self.request.as_mut().expect("called with an open request");
+        match &mut self.proto {
+            ProtoState::FastCgi(conn) => {
+                let input = &self.buf[self.start..self.end];
+                let progress = conn
+                    .advance(input, &mut self.out)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let base = self.start;
+                self.start += progress.consumed;
+                match progress.event {
+                    Some(fastcgi::Event::Stdin(bytes)) | Some(fastcgi::Event::Data(bytes)) => {
+                        let offset = base + (bytes.as_ptr() as usize - input.as_ptr() as usize);
+                        self.pending_is_data = matches!(progress.event, Some(fastcgi::Event::Data(_)));
+                        self.pending = offset..offset + bytes.len();
+                    }
+                    Some(fastcgi::Event::StdinEnd) => request.stdin_done = true,
+                    Some(fastcgi::Event::DataEnd) => request.data_done = true,
+                    Some(fastcgi::Event::Abort) => request.aborted = true,
+                    Some(fastcgi::Event::Request(_)) | None => {}
+                }
+            }
+            ProtoState::Scgi { body: Some(body), .. } => {
+                let taken = body.take(&self.buf[self.start..self.end]).len();
+                self.pending_is_data = false;
+                self.pending = self.start..self.start + taken;
+                self.start += taken;
+                if body.is_complete() {
+                    request.stdin_done = true;
+                    // Bytes after the body are not part of the protocol (SCGI §3).
+                    self.start = self.end;
+                }
+            }
+            ProtoState::Scgi { body: None, .. } | ProtoState::Unknown => request.stdin_done = true,
+        }
+        Ok(())
+    }
+
+    /// Appends `data` to the response (`STDOUT`, or `STDERR` for FastCGI when `stderr`).
+    pub(crate) fn write(&mut self, data: &[u8], stderr: bool) -> io::Result<()> {
+        let Some(request) = &self.request else { return Err(io::ErrorKind::NotConnected.into()) };
+        if request.finished || request.aborted {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the request is finished or aborted"));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let result = match &mut self.proto {
+            ProtoState::FastCgi(conn) => {
+                if self.out.len() + data.len() <= OUTPUT_BATCH_BYTES {
+                    if stderr {
+                        conn.write_stderr(data, &mut self.out).map_err(not_connected)
+                    } else {
+                        conn.write_stdout(data, &mut self.out).map_err(not_connected)
+                    }
+                } else {
+                    let kind = if stderr { RecordType::Stderr } else { RecordType::Stdout };
+                    let id = conn.request_id().ok_or(io::ErrorKind::NotConnected)?;
+                    if stderr {
+                        // Records STDERR use so END_REQUEST closes that stream too.
+                        conn.write_stderr(&[], &mut self.out).map_err(not_connected)?;
+                    }
+                    let frames: Vec<_> = fastcgi::record::frames(kind, id, data).collect();
+                    let mut slices = Vec::with_capacity(1 + frames.len() * 3);
+                    slices.push(IoSlice::new(&self.out));
+                    for f in &frames {
+                        slices.extend([IoSlice::new(&f.header), IoSlice::new(f.content), IoSlice::new(f.padding)]);
+                    }
+                    write_all_vectored(&mut self.stream, &mut slices).map(|()| self.out.clear())
+                }
+            }
+            // SCGI has no STDERR: error text goes to the log instead.
+            ProtoState::Scgi { .. } if stderr => {
+                crate::log!(Warning, "{}", String::from_utf8_lossy(data).trim_end());
+                Ok(())
+            }
+            ProtoState::Scgi { .. } | ProtoState::Unknown => {
+                if self.out.len() + data.len() <= OUTPUT_BATCH_BYTES {
+                    self.out.extend_from_slice(data);
+                    Ok(())
+                } else {
+                    let mut slices = [IoSlice::new(&self.out), IoSlice::new(data)];
+                    write_all_vectored(&mut self.stream, &mut slices).map(|()| self.out.clear())
+                }
+            }
+        };
+        result.inspect_err(|_| self.mark_aborted())
+    }
+
+    /// Writes buffered response bytes now.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = write_all(&mut self.stream, &self.out);
+        self.out.clear();
+        result.inspect_err(|_| self.mark_aborted())
+    }
+
+    fn mark_aborted(&mut self) {
+        if let Some(r) = &mut self.request {
+            r.aborted = true;
+        }
+    }
+
+    /// Ends the response on the wire: FastCGI `END_REQUEST{app_status}` (in the same
+    /// write as the last output), SCGI by closing our side. The handler may go on running.
+    pub(crate) fn finish(&mut self, app_status: u32) -> io::Result<()> {
+        let Some(request) = &mut self.request else { return Err(io::ErrorKind::NotConnected.into()) };
+        if request.finished {
+            return Ok(());
+        }
+        request.finished = true;
+        let keep = request.keep_conn;
+        let closing = match &mut self.proto {
+            ProtoState::FastCgi(conn) => {
+                conn.end_request(app_status, &mut self.out).map_err(not_connected)?;
+                !keep || conn.should_close()
+            }
+            // SCGI: one request per connection; closing is how the response ends (§2).
+            _ => true,
+        };
+        self.flush()?;
+        if closing {
+            let _ = sys::shutdown_write(self.stream.as_raw_fd());
+        }
+        Ok(())
+    }
+
+    /// True when the peer aborted the open request. Looks at the socket without blocking
+    /// when the body is complete, so an `ABORT_REQUEST` or hang-up is noticed.
+    pub(crate) fn aborted(&mut self) -> bool {
+        let Some(request) = &self.request else { return false };
+        if request.aborted || request.finished || !request.stdin_done || !self.pending.is_empty() {
+            return request.aborted;
+        }
+        if self.start == self.end {
+            match sys::wait_readable(self.stream.as_raw_fd(), Duration::ZERO) {
+                Ok(true) => {
+                    if !matches!(self.fill(self.buf.len()), Ok(true)) {
+                        self.mark_aborted();
+                    }
+                }
+                Ok(false) | Err(_) => {}
+            }
+        }
+        while self.start < self.end && self.request.as_ref().is_some_and(|r| !r.aborted) {
+            if self.advance_body().is_err() {
+                self.mark_aborted();
+            }
+            // Body bytes after the end of STDIN would be a protocol error caught above;
+            // anything else (GET_VALUES) was answered into `out`.
+            if self.start < self.end && !self.pending.is_empty() {
+                break;
+            }
+        }
+        self.request.as_ref().is_some_and(|r| r.aborted)
+    }
+
+    /// Closes the connection politely: our side is shut down, unread input is drained
+    /// for a moment so the kernel does not answer it with a RST that could destroy the
+    /// response still in flight, then the socket is closed.
+    fn close(mut self) {
+        let _ = self.flush();
+        let fd = self.stream.as_raw_fd();
+        let _ = sys::shutdown_write(fd);
+        let deadline = Instant::now() + DRAIN_TIME;
+        let mut drained = 0;
+        let mut scratch = [0u8; 4096];
+        while drained < DRAIN_BYTES {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !matches!(sys::wait_readable(fd, left), Ok(true)) {
+                break;
+            }
+            match self.stream.read(&mut scratch) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+}
+
+fn not_connected(_: fastcgi::conn::NoActiveRequest) -> io::Error {
+    io::ErrorKind::NotConnected.into()
+}
+
+/// Writes all of `data`, retrying after signals.
+fn write_all(stream: &mut Stream, data: &[u8]) -> io::Result<()> {
+    stream.write_all(data)
+}
+
+/// Writes every slice in as few `writev` calls as the kernel allows.
+fn write_all_vectored(stream: &mut Stream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match stream.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
