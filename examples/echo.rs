@@ -1,5 +1,8 @@
 //! A pre-forked FastCGI + SCGI echo server on sfpm's Rust API: answers every request
-//! with its role, protocol, parameters and body. `cargo run --example echo -- 127.0.0.1:9000 2`
+//! with its role, protocol, parameters and body.
+//!
+//! `cargo run --example echo -- [LISTEN] [WORKERS] [KEY=VALUE ...]`, e.g.
+//! `echo 127.0.0.1:9000 2 listen.allowed_clients=127.0.0.1` (any php-fpm pool directive).
 
 use sfpm::config::PoolConfig;
 use sfpm::request::{Protocol, Request};
@@ -10,6 +13,9 @@ struct Echo;
 
 impl Handler for Echo {
     fn handle(&mut self, request: &mut Request<'_>) -> u32 {
+        if let Some(ms) = request.param(b"ECHO_SLEEP_MS").and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()) {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         let mut body = Vec::new();
         let mut buf = [0u8; 8192];
         while let Ok(n) = request.read_stdin(&mut buf) {
@@ -43,6 +49,13 @@ fn main() {
     let workers = args.get(2).map_or("2", String::as_str);
     config.set("listen", listen).expect("listen address");
     config.set("pm.max_children", workers).expect("worker count");
+    for setting in args.iter().skip(3) {
+        let Some((key, value)) = setting.split_once('=') else { continue };
+        if let Err(e) = config.set(key, value) {
+            eprintln!("echo: {key}: {e}");
+            std::process::exit(2);
+        }
+    }
     if let Err(e) = sfpm::master::run(config, &mut Echo) {
         eprintln!("echo: {e}");
         std::process::exit(1);

@@ -95,7 +95,9 @@ pub fn run<H: Handler>(config: PoolConfig, handler: &mut H) -> Result<(), RunErr
     sys::install_signal_handlers(&[libc::SIGINT, libc::SIGTERM, libc::SIGQUIT, libc::SIGCHLD])
         .map_err(io_error("sigaction()"))?;
     let result = serve_pool(&pool, &wake, handler);
-    pool.listener.remove_socket_file();
+    if let Err(e) = pool.listener.remove_socket_file() {
+        crate::log!(Warning, "[pool {}] {e}", pool.config.name);
+    }
     result
 }
 
