@@ -175,32 +175,35 @@ impl FcgiResponse {
 }
 
 /// Sends `request` and reads until its `END_REQUEST`. The stream stays open, so a
-/// keep-conn connection can carry the next request. Records for other ids are an error:
-/// this client never has two requests in flight.
+/// keep-conn connection can carry the next request.
 pub fn fcgi_call<S: Read + Write>(stream: &mut S, request: &FcgiRequest<'_>) -> io::Result<FcgiResponse> {
     let mut wire = Vec::new();
     request.encode(&mut wire);
     stream.write_all(&wire)?;
     stream.flush()?;
+    read_fcgi_response(stream, request.id)
+}
+
+/// Reads the response to request `id` until its `END_REQUEST`. Records for other ids
+/// are an error: this client never has two requests in flight.
+pub fn read_fcgi_response<S: Read>(stream: &mut S, id: u16) -> io::Result<FcgiResponse> {
     let mut response = FcgiResponse::default();
     let mut decoder = ResponseDecoder::new();
     read_events(stream, &mut decoder, |event| match event {
-        ResponseEvent::Stdout { id, bytes } if id == request.id => {
+        ResponseEvent::Stdout { id: got, bytes } if got == id => {
             response.stdout.extend_from_slice(bytes);
             Ok(false)
         }
-        ResponseEvent::Stderr { id, bytes } if id == request.id => {
+        ResponseEvent::Stderr { id: got, bytes } if got == id => {
             response.stderr.extend_from_slice(bytes);
             Ok(false)
         }
-        ResponseEvent::End { id, app_status, protocol_status } if id == request.id => {
+        ResponseEvent::End { id: got, app_status, protocol_status } if got == id => {
             response.app_status = app_status;
             response.protocol_status = protocol_status;
             Ok(true)
         }
-        other => {
-            Err(invalid(format!("unexpected record while waiting for request {}: {other:?}", request.id)))
-        }
+        other => Err(invalid(format!("unexpected record while waiting for request {id}: {other:?}"))),
     })?;
     Ok(response)
 }

@@ -123,14 +123,14 @@ impl<'p> Worker<'p> {
         loop {
             if self.stopping || sys::signal_pending(libc::SIGQUIT) {
                 if let Some(channel) = self.channel.take() {
-                    channel.close();
+                    channel.close(true);
                 }
                 return false;
             }
             let reuse = self.channel.as_ref().is_some_and(|c| c.keep_open());
             if !reuse {
                 if let Some(old) = self.channel.take() {
-                    old.close();
+                    old.close(true);
                 }
                 self.slot.set_stage(Stage::Idle);
                 match self.accept_connection() {
@@ -146,7 +146,7 @@ impl<'p> Worker<'p> {
                 }
                 Ok(false) => {
                     if let Some(channel) = self.channel.take() {
-                        channel.close();
+                        channel.close(true);
                     }
                 }
                 Err(e) => {
@@ -154,7 +154,7 @@ impl<'p> Worker<'p> {
                         if !e.is_quiet() {
                             crate::log!(Warning, "[pool {}] closing connection from {}: {e}", self.pool.config.name, channel.peer);
                         }
-                        channel.close();
+                        channel.close(false);
                     }
                 }
             }
@@ -169,7 +169,9 @@ impl<'p> Worker<'p> {
         if !request.finished {
             let _ = channel.finish(0);
         }
-        channel.request = None;
+        if let Some(request) = channel.request.take() {
+            channel.unread_input = !(request.stdin_done && request.data_done) || channel.start < channel.end;
+        }
         self.slot.request_done();
         let max = self.pool.config.max_requests;
         if max > 0 && self.slot.requests() >= max {
@@ -293,6 +295,8 @@ pub(crate) struct Channel {
     out: Vec<u8>,
     proto: ProtoState,
     pub(crate) request: Option<OpenRequest>,
+    /// The last request's input was not read to its end: the peer may still be sending.
+    unread_input: bool,
     eof: bool,
 }
 
@@ -314,6 +318,7 @@ impl Channel {
             out: Vec::with_capacity(OUTPUT_BATCH_BYTES),
             proto: ProtoState::Unknown,
             request: None,
+            unread_input: false,
             eof: false,
         }
     }
@@ -665,11 +670,18 @@ impl Channel {
         self.request.as_ref().is_some_and(|r| r.aborted)
     }
 
-    /// Closes the connection politely: our side is shut down, unread input is drained
-    /// for a moment so the kernel does not answer it with a RST that could destroy the
-    /// response still in flight, then the socket is closed.
-    fn close(mut self) {
+    /// Closes the connection. After a response (`polite`) whose request input was not
+    /// read to its end, our side is shut down and the rest is drained for a moment: closing
+    /// with unread input makes the kernel answer with a RST that can destroy the response
+    /// still in flight. Otherwise, and after bad input, the socket is closed at once.
+    fn close(mut self, polite: bool) {
+        if !polite {
+            return;
+        }
         let _ = self.flush();
+        if !self.unread_input {
+            return;
+        }
         let fd = self.stream.as_raw_fd();
         let _ = sys::shutdown_write(fd);
         let deadline = Instant::now() + DRAIN_TIME;

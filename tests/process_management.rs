@@ -1,0 +1,150 @@
+//! The master and its workers as processes: replacing a killed worker, graceful and
+//! immediate stops, `pm.max_requests`, no zombies.
+
+mod support;
+
+use sfpm::client::{self, FcgiRequest, Pair};
+use std::io::Write;
+use std::time::Duration;
+use support::*;
+
+fn tcp() -> Addr {
+    Addr::Tcp(format!("127.0.0.1:{}", free_port()).parse().unwrap())
+}
+
+const PARAMS: &[Pair<'static>] = &[(b"REQUEST_METHOD", b"GET")];
+/// Signal numbers on Linux (the tests send them with kill(1)).
+const SIGQUIT: i32 = 3;
+const SIGTERM: i32 = 15;
+
+fn worker_pid(response: &client::FcgiResponse) -> i32 {
+    response.cgi().and_then(|c| c.header("X-Worker-Pid")?.parse().ok()).expect("X-Worker-Pid header")
+}
+
+/// True while `pid` is blocked in a sleep system call (nanosleep or clock_nanosleep):
+/// the echo handler is inside its `ECHO_SLEEP_MS` pause.
+fn sleeping_in_handler(pid: i32) -> bool {
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    syscall.starts_with("35 ") || syscall.starts_with("230 ")
+}
+
+fn zombies_of(pid: i32) -> usize {
+    let mut zombies = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse().ok()) == Some(pid) {
+            zombies += 1;
+        }
+    }
+    zombies
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_requests_elsewhere_are_not_lost() {
+    let server = start_echo(&echo_bin(), tcp(), 2, &[], TempDir::new("kill9"));
+    wait_for("two workers", DEADLINE, || (server.worker_pids().len() == 2).then_some(()));
+    // Pin a keep-conn connection to one worker, then start a slow request on it.
+    let mut conn = server.addr.connect().unwrap();
+    let keep = FcgiRequest { keep_conn: true, ..FcgiRequest::responder(PARAMS, b"") };
+    let busy = worker_pid(&client::fcgi_call(&mut conn, &keep).unwrap());
+    let slow_params: &[Pair<'_>] = &[(b"ECHO_SLEEP_MS", b"700")];
+    let slow = FcgiRequest { keep_conn: true, ..FcgiRequest::responder(slow_params, b"") };
+    let mut wire = Vec::new();
+    slow.encode(&mut wire);
+    conn.write_all(&wire).unwrap();
+    wait_for("the busy worker is inside the slow request", DEADLINE, || sleeping_in_handler(busy).then_some(()));
+
+    let victim = *server.worker_pids().iter().find(|p| **p != busy).expect("the other worker");
+    std::process::Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();
+    wait_for("the killed worker is logged", DEADLINE, || {
+        server.log_text().contains(&format!("child {victim} exited on signal 9 (SIGKILL)")).then_some(())
+    });
+    wait_for("a replacement worker", DEADLINE, || {
+        let pids = server.worker_pids();
+        (pids.len() == 2 && !pids.contains(&victim)).then_some(())
+    });
+    // The slow request on the other worker completes.
+    let response = client::read_fcgi_response(&mut conn, 1).unwrap();
+    assert_eq!(worker_pid(&response), busy);
+    assert!(String::from_utf8_lossy(&response.stdout).contains("ECHO_SLEEP_MS=700"));
+    // New connections are served, and no zombie is left.
+    for _ in 0..4 {
+        let mut c = server.addr.connect().unwrap();
+        client::fcgi_call(&mut c, &FcgiRequest::responder(PARAMS, b"")).unwrap();
+    }
+    wait_for("no zombie children", DEADLINE, || (zombies_of(server.pid()) == 0).then_some(()));
+}
+
+#[test]
+fn sigquit_lets_the_request_in_flight_finish() {
+    let mut server = start_echo(&echo_bin(), tcp(), 1, &[], TempDir::new("sigquit"));
+    let worker = wait_for("one worker", DEADLINE, || server.worker_pids().first().copied());
+    let mut conn = server.addr.connect().unwrap();
+    let slow_params: &[Pair<'_>] = &[(b"ECHO_SLEEP_MS", b"800")];
+    let mut wire = Vec::new();
+    FcgiRequest::responder(slow_params, b"").encode(&mut wire);
+    conn.write_all(&wire).unwrap();
+    wait_for("the worker is inside the slow request", DEADLINE, || sleeping_in_handler(worker).then_some(()));
+
+    server.signal(SIGQUIT);
+    let response = client::read_fcgi_response(&mut conn, 1).expect("the in-flight request completes");
+    assert!(String::from_utf8_lossy(&response.stdout).contains("ECHO_SLEEP_MS=800"));
+    assert_eq!(server.wait_exit(), Some(0));
+    let log = server.log_text();
+    assert!(log.contains("Finishing ..."), "{log}");
+    assert!(log.contains(&format!("child {worker} exited with code 0")), "{log}");
+    assert!(log.contains("exiting, bye-bye!"), "{log}");
+    assert!(!alive(worker));
+}
+
+#[test]
+fn sigterm_stops_everything_and_removes_the_unix_socket() {
+    let dir = TempDir::new("sigterm");
+    let path = dir.path("echo.sock");
+    let mut server = start_echo(&echo_bin(), Addr::Unix(path.clone()), 3, &[], dir);
+    let workers = wait_for("three workers", DEADLINE, || {
+        let pids = server.worker_pids();
+        (pids.len() == 3).then_some(pids)
+    });
+    assert!(path.exists());
+    server.signal(SIGTERM);
+    assert_eq!(server.wait_exit(), Some(0));
+    for pid in workers {
+        assert!(!alive(pid), "worker {pid} survived SIGTERM");
+    }
+    assert!(!path.exists(), "the Unix socket is removed at exit");
+    assert!(server.log_text().contains("Terminating ..."));
+}
+
+#[test]
+fn max_requests_recycles_workers() {
+    let server = start_echo(&echo_bin(), tcp(), 1, &["pm.max_requests=3"], TempDir::new("maxreq"));
+    let mut pids = Vec::new();
+    for _ in 0..7 {
+        let mut conn = server.addr.connect().unwrap();
+        pids.push(worker_pid(&client::fcgi_call(&mut conn, &FcgiRequest::responder(PARAMS, b"")).unwrap()));
+    }
+    assert_eq!(pids[0], pids[2]);
+    assert_ne!(pids[2], pids[3], "the worker exits after its third request");
+    assert_eq!(pids[3], pids[5]);
+    assert_ne!(pids[5], pids[6]);
+    wait_for("the recycled worker's exit is logged", DEADLINE, || {
+        server.log_text().contains(&format!("child {} exited with code 0", pids[0])).then_some(())
+    });
+}
+
+#[test]
+fn keep_conn_idle_connections_are_released_after_the_keepalive_timeout() {
+    // One worker; an idle kept connection must not pin it forever (php-fpm's does).
+    let server = start_echo(&echo_bin(), tcp(), 1, &["keepalive_timeout=1"], TempDir::new("idle"));
+    let mut idle = server.addr.connect().unwrap();
+    let keep = FcgiRequest { keep_conn: true, ..FcgiRequest::responder(PARAMS, b"") };
+    client::fcgi_call(&mut idle, &keep).unwrap();
+    let mut other = server.addr.connect().unwrap();
+    other.set_timeouts(Some(Duration::from_secs(5))).unwrap();
+    assert!(client::fcgi_call(&mut other, &FcgiRequest::responder(PARAMS, b"")).is_ok());
+    assert!(idle.closed_within(DEADLINE), "the idle kept connection is closed");
+}
