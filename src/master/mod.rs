@@ -12,6 +12,7 @@ pub mod scoreboard;
 use crate::config::PoolConfig;
 use crate::fastcgi::ManagementValues;
 use crate::listen::{self, AllowedClients, ListenOptions, Listener};
+use crate::log::Level;
 use crate::sys::{self, ExitStatus, Forked, WakePipe};
 use crate::worker::{Handler, PoolRuntime, Worker};
 use children::Children;
@@ -217,14 +218,27 @@ impl Master<'_> {
             }
             let name = &self.pool.config.name;
             let secs = exited.lifetime.as_secs_f64();
+            // php-fpm: NOTICE for a clean exit, WARNING otherwise — unless the master
+            // is stopping, when every exit is expected.
+            let stopping = self.state != State::Running;
+            let level = match status {
+                ExitStatus::Code(0) => Level::Notice,
+                ExitStatus::Signal { signal: libc::SIGQUIT, .. } => Level::Notice,
+                _ if stopping => Level::Notice,
+                _ => Level::Warning,
+            };
             match status {
-                ExitStatus::Code(0) => crate::log!(Notice, "[pool {name}] child {pid} exited with code 0 after {secs:.6} seconds from start"),
-                ExitStatus::Code(code) => crate::log!(Warning, "[pool {name}] child {pid} exited with code {code} after {secs:.6} seconds from start"),
-                ExitStatus::Signal { signal, core } => crate::log!(
-                    Warning,
-                    "[pool {name}] child {pid} exited on signal {signal} ({}{}) after {secs:.6} seconds from start",
-                    sys::signal_name(signal),
-                    if core { " - core dumped" } else { "" }
+                ExitStatus::Code(code) => crate::log::write(
+                    level,
+                    format_args!("[pool {name}] child {pid} exited with code {code} after {secs:.6} seconds from start"),
+                ),
+                ExitStatus::Signal { signal, core } => crate::log::write(
+                    level,
+                    format_args!(
+                        "[pool {name}] child {pid} exited on signal {signal} ({}{}) after {secs:.6} seconds from start",
+                        sys::signal_name(signal),
+                        if core { " - core dumped" } else { "" }
+                    ),
                 ),
             }
             if self.state == State::Running && !exited.respawn_delay.is_zero() {
