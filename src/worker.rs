@@ -184,6 +184,8 @@ impl<'p> Worker<'p> {
         let (stream, peer) = match self.pool.listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return None,
+            // SIGQUIT took the listening socket away (see sys::enter_worker_mode).
+            Err(_) if sys::signal_pending(libc::SIGQUIT) => return None,
             Err(e) => {
                 crate::log!(Error, "[pool {}] accept() failed: {e}", self.pool.config.name);
                 // Out of descriptors or memory: do not spin on the error.
@@ -373,7 +375,9 @@ impl Channel {
     fn read_request(&mut self, slot: &Slot, config: &PoolConfig) -> Result<bool, ChannelError> {
         self.request = None;
         self.pending = 0..0;
-        let begun = Instant::now();
+        // The head must arrive within the read timeout of its first byte, however it
+        // trickles in: a peer sending a byte now and then cannot hold the worker.
+        let mut begun = Instant::now();
         let mut started = false;
         loop {
             if self.start == self.end {
@@ -400,6 +404,7 @@ impl Channel {
                 }
                 if !started {
                     started = true;
+                    begun = Instant::now();
                     slot.request_started();
                 }
             }
