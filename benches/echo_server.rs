@@ -10,8 +10,8 @@ use sfpm::request::Request;
 use sfpm::sys::{self, Forked};
 use sfpm::worker::Handler;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Answers like a small PHP hello-world: a few headers and a short body.
@@ -48,7 +48,8 @@ fn load(port: u16, clients: u64, seconds: u64, keep_conn: bool) -> f64 {
                 let request = FcgiRequest { keep_conn, ..FcgiRequest::responder(PARAMS, b"") };
                 let mut conn = None;
                 while !done.load(Ordering::Relaxed) {
-                    let stream = conn.get_or_insert_with(|| TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+                    let stream =
+                        conn.get_or_insert_with(|| TcpStream::connect(("127.0.0.1", port)).expect("connect"));
                     let response = client::fcgi_call(stream, &request).expect("response");
                     assert!(response.stdout.ends_with(b"Hello, world!\n"));
                     count.fetch_add(1, Ordering::Relaxed);

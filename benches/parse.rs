@@ -68,7 +68,8 @@ fn fastcgi_nginx_request(c: &mut Criterion) {
 
 fn scgi_nginx_request(c: &mut Criterion) {
     let mut wire = Vec::new();
-    let params: Vec<Pair<'_>> = NGINX_PARAMS.iter().filter(|(n, _)| *n != b"CONTENT_LENGTH").copied().collect();
+    let params: Vec<Pair<'_>> =
+        NGINX_PARAMS.iter().filter(|(n, _)| *n != b"CONTENT_LENGTH").copied().collect();
     sfpm::scgi::encode_request(&mut wire, &params, b"");
     let mut group = c.benchmark_group("scgi");
     group.throughput(Throughput::Bytes(wire.len() as u64));

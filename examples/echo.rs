@@ -13,7 +13,9 @@ struct Echo;
 
 impl Handler for Echo {
     fn handle(&mut self, request: &mut Request<'_>) -> u32 {
-        if let Some(ms) = request.param(b"ECHO_SLEEP_MS").and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()) {
+        if let Some(ms) =
+            request.param(b"ECHO_SLEEP_MS").and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         let mut body = Vec::new();
@@ -25,9 +27,19 @@ impl Handler for Echo {
             body.extend_from_slice(&buf[..n]);
         }
         let mut out = Vec::new();
-        let _ = write!(out, "Status: 200 OK\r\nContent-Type: text/plain\r\nX-Worker-Pid: {}\r\n\r\n", std::process::id());
+        let _ = write!(
+            out,
+            "Status: 200 OK\r\nContent-Type: text/plain\r\nX-Worker-Pid: {}\r\n\r\n",
+            std::process::id()
+        );
         let protocol = if request.protocol() == Protocol::FastCgi { "fastcgi" } else { "scgi" };
-        let _ = writeln!(out, "role={}\nprotocol={protocol}\npool={}\npeer={}", request.role().name(), request.pool(), request.peer());
+        let _ = writeln!(
+            out,
+            "role={}\nprotocol={protocol}\npool={}\npeer={}",
+            request.role().name(),
+            request.pool(),
+            request.peer()
+        );
         for (name, value) in request.params().iter() {
             out.extend_from_slice(name);
             out.push(b'=');

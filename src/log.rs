@@ -57,7 +57,8 @@ pub fn enabled(level: Level) -> bool {
 /// Longest line written, prefix included: php-fpm's default `log_limit`.
 pub const LINE_LIMIT: usize = 1024;
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Formats one line (without writing it): `[DD-Mon-YYYY HH:MM:SS] LEVEL: message\n`,
 /// cut to [`LINE_LIMIT`] with `...` as php-fpm does.

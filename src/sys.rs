@@ -144,7 +144,8 @@ extern "C" fn on_signal(signal: libc::c_int) {
         PENDING.fetch_or(1 << signal, Ordering::SeqCst);
     }
     if signal == libc::SIGQUIT && WORKER_MODE.load(Ordering::Relaxed) {
-        let (listen, spare) = (QUIT_LISTEN_FD.swap(-1, Ordering::SeqCst), QUIT_SPARE_FD.load(Ordering::SeqCst));
+        let (listen, spare) =
+            (QUIT_LISTEN_FD.swap(-1, Ordering::SeqCst), QUIT_SPARE_FD.load(Ordering::SeqCst));
         if listen >= 0 && spare >= 0 {
             // SAFETY: dup2 is async-signal-safe; it replaces only this process's
             // descriptor, the master and the other workers keep listening.
@@ -359,48 +360,14 @@ pub fn local_time(unix_seconds: i64) -> (i32, u32, u32, u32, u32, u32) {
         libc::localtime_r(&t, &mut tm);
         tm
     };
-    (tm.tm_year + 1900, (tm.tm_mon + 1) as u32, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicU32;
-
-    struct Counter(AtomicU32);
-    // SAFETY: an atomic integer is valid when zeroed and holds no pointer.
-    unsafe impl SharedPlain for Counter {}
-
-    #[test]
-    fn shared_memory_is_shared_with_a_forked_child() {
-        let shared = SharedSlice::<Counter>::new(4).unwrap();
-        assert!(shared.as_slice().iter().all(|c| c.0.load(Ordering::SeqCst) == 0));
-        match fork().unwrap() {
-            Forked::Child => {
-                shared.as_slice()[2].0.store(42, Ordering::SeqCst);
-                // SAFETY: _exit in the test's forked child, skipping the harness's atexit work.
-                unsafe { libc::_exit(0) };
-            }
-            Forked::Parent(pid) => {
-                let deadline = std::time::Instant::now() + Duration::from_secs(10);
-                loop {
-                    if let Some((reaped, status)) = reap_child().unwrap() {
-                        assert_eq!((reaped, status), (pid, ExitStatus::Code(0)));
-                        break;
-                    }
-                    assert!(std::time::Instant::now() < deadline, "child never exited");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                assert_eq!(shared.as_slice()[2].0.load(Ordering::SeqCst), 42);
-            }
-        }
-    }
-
-    #[test]
-    fn signal_names() {
-        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
-        assert_eq!(signal_name(99), "signal 99");
-    }
+    (
+        tm.tm_year + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -445,8 +412,52 @@ pub fn gid_by_name(name: &str) -> io::Result<u32> {
             return Err(io::Error::from_raw_os_error(rc));
         }
         if result.is_null() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("cannot get gid for group '{name}'")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("cannot get gid for group '{name}'"),
+            ));
         }
         Ok(grp.gr_gid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    struct Counter(AtomicU32);
+    // SAFETY: an atomic integer is valid when zeroed and holds no pointer.
+    unsafe impl SharedPlain for Counter {}
+
+    #[test]
+    fn shared_memory_is_shared_with_a_forked_child() {
+        let shared = SharedSlice::<Counter>::new(4).unwrap();
+        assert!(shared.as_slice().iter().all(|c| c.0.load(Ordering::SeqCst) == 0));
+        match fork().unwrap() {
+            Forked::Child => {
+                shared.as_slice()[2].0.store(42, Ordering::SeqCst);
+                // SAFETY: _exit in the test's forked child, skipping the harness's atexit work.
+                unsafe { libc::_exit(0) };
+            }
+            Forked::Parent(pid) => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                loop {
+                    if let Some((reaped, status)) = reap_child().unwrap() {
+                        assert_eq!((reaped, status), (pid, ExitStatus::Code(0)));
+                        break;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "child never exited");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                assert_eq!(shared.as_slice()[2].0.load(Ordering::SeqCst), 42);
+            }
+        }
+    }
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(signal_name(99), "signal 99");
     }
 }

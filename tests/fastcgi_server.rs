@@ -18,7 +18,8 @@ fn tcp() -> Addr {
     Addr::Tcp(format!("127.0.0.1:{}", free_port()).parse().unwrap())
 }
 
-const PARAMS: &[Pair<'static>] = &[(b"REQUEST_METHOD", b"POST"), (b"CONTENT_LENGTH", b"5"), (b"SCRIPT_NAME", b"/x")];
+const PARAMS: &[Pair<'static>] =
+    &[(b"REQUEST_METHOD", b"POST"), (b"CONTENT_LENGTH", b"5"), (b"SCRIPT_NAME", b"/x")];
 
 /// The body lines of an echo response, and the worker that answered.
 fn echoed(response: &client::FcgiResponse) -> (String, String) {
@@ -34,7 +35,14 @@ fn keep_conn_serves_many_requests_on_one_connection() {
     let mut conn = server.addr.connect().unwrap();
     let mut pids = Vec::new();
     for i in 0..50u16 {
-        let request = FcgiRequest { id: 1 + i % 3, role: Role::Responder, keep_conn: true, params: PARAMS, stdin: b"hello", data: b"" };
+        let request = FcgiRequest {
+            id: 1 + i % 3,
+            role: Role::Responder,
+            keep_conn: true,
+            params: PARAMS,
+            stdin: b"hello",
+            data: b"",
+        };
         let response = client::fcgi_call(&mut conn, &request).unwrap();
         assert_eq!(response.protocol_status, fastcgi::ProtocolStatus::RequestComplete as u8);
         let (body, pid) = echoed(&response);
@@ -77,11 +85,13 @@ fn filter_and_authorizer_roles_are_served() {
     let server = echo(tcp(), 1, &[]);
     let params: &[Pair<'_>] = &[(b"CONTENT_LENGTH", b"2"), (b"FCGI_DATA_LENGTH", b"4")];
     let mut conn = server.addr.connect().unwrap();
-    let filter = FcgiRequest { id: 1, role: Role::Filter, keep_conn: true, params, stdin: b"in", data: b"file" };
+    let filter =
+        FcgiRequest { id: 1, role: Role::Filter, keep_conn: true, params, stdin: b"in", data: b"file" };
     let (body, _) = echoed(&client::fcgi_call(&mut conn, &filter).unwrap());
     assert!(body.starts_with("role=FILTER\n"), "{body}");
     assert!(body.contains("stdin=2:in\n"), "{body}");
-    let auth = FcgiRequest { id: 1, role: Role::Authorizer, keep_conn: false, params: &[], stdin: b"", data: b"" };
+    let auth =
+        FcgiRequest { id: 1, role: Role::Authorizer, keep_conn: false, params: &[], stdin: b"", data: b"" };
     let (body, _) = echoed(&client::fcgi_call(&mut conn, &auth).unwrap());
     assert!(body.starts_with("role=AUTHORIZER\n"), "{body}");
 }
@@ -173,7 +183,10 @@ fn allowed_clients_refuses_other_addresses() {
     let result = client::fcgi_call(&mut conn, &FcgiRequest::responder(PARAMS, b"hello"));
     assert!(result.is_err(), "a refused peer gets no response");
     wait_for("the refusal is logged", DEADLINE, || {
-        server.log_text().contains("Connection disallowed: IP address '127.0.0.1' has been dropped.").then_some(())
+        server
+            .log_text()
+            .contains("Connection disallowed: IP address '127.0.0.1' has been dropped.")
+            .then_some(())
     });
 
     let allowed = echo(tcp(), 1, &["listen.allowed_clients=127.0.0.1"]);
@@ -187,7 +200,9 @@ fn assert_rejected(server: &Server, bytes: &[u8], log_line: &str) {
     let mut conn = server.addr.connect().unwrap();
     conn.write_all(bytes).unwrap();
     assert!(conn.closed_within(DEADLINE), "connection not closed after bad input");
-    wait_for(&format!("log line containing {log_line:?}"), DEADLINE, || server.log_text().contains(log_line).then_some(()));
+    wait_for(&format!("log line containing {log_line:?}"), DEADLINE, || {
+        server.log_text().contains(log_line).then_some(())
+    });
     let mut next = server.addr.connect().unwrap();
     let (body, _) = echoed(&client::fcgi_call(&mut next, &FcgiRequest::responder(PARAMS, b"hello")).unwrap());
     assert!(body.contains("stdin=5:hello"));
@@ -202,7 +217,11 @@ fn garbage_is_refused() {
 #[test]
 fn bad_version_and_oversized_params_are_refused() {
     let server = echo(tcp(), 1, &["fastcgi.max_params_bytes=1024"]);
-    assert_rejected(&server, &[1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 4, 0, 1, 0, 0, 0, 0], "FastCGI record version is not 1");
+    assert_rejected(
+        &server,
+        &[1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 4, 0, 1, 0, 0, 0, 0],
+        "FastCGI record version is not 1",
+    );
     let big = vec![b'v'; 2000];
     let params: &[Pair<'_>] = &[(b"BIG", &big)];
     let mut wire = Vec::new();
@@ -212,8 +231,18 @@ fn bad_version_and_oversized_params_are_refused() {
     let mut wire = Vec::new();
     FcgiRequest::responder(&[], b"").encode(&mut wire);
     let mut evil = Vec::new();
-    fastcgi::record::encode_record(&mut evil, fastcgi::RecordType::BeginRequest, 1, &[0, 1, 0, 0, 0, 0, 0, 0]);
-    fastcgi::record::encode_record(&mut evil, fastcgi::RecordType::Params, 1, b"\xff\xff\xff\xff\xff\xff\xff\xffAB");
+    fastcgi::record::encode_record(
+        &mut evil,
+        fastcgi::RecordType::BeginRequest,
+        1,
+        &[0, 1, 0, 0, 0, 0, 0, 0],
+    );
+    fastcgi::record::encode_record(
+        &mut evil,
+        fastcgi::RecordType::Params,
+        1,
+        b"\xff\xff\xff\xff\xff\xff\xff\xffAB",
+    );
     fastcgi::record::encode_record(&mut evil, fastcgi::RecordType::Params, 1, b"");
     assert_rejected(&server, &evil, "FastCGI name-value pair is truncated");
 }

@@ -25,13 +25,19 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
     let out = target.join("sfpm-tests").join(name);
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let mut cc = Command::new("cc");
-    cc.args(CFLAGS).arg("-o").arg(&out).arg(root().join(source)).arg(format!("-I{}", root().join("include").display()));
+    cc.args(CFLAGS)
+        .arg("-o")
+        .arg(&out)
+        .arg(root().join(source))
+        .arg(format!("-I{}", root().join("include").display()));
     if link_static {
         let lib = target.join("libsfpm.a");
         assert!(lib.exists(), "{} is missing: `cargo build --lib` first (`make test` does)", lib.display());
         cc.arg(lib).args(STATIC_LIBS);
     } else {
-        cc.arg(format!("-L{}", target.display())).arg(format!("-Wl,-rpath,{}", target.display())).arg("-lsfpm");
+        cc.arg(format!("-L{}", target.display()))
+            .arg(format!("-Wl,-rpath,{}", target.display()))
+            .arg("-lsfpm");
     }
     let status = cc.status().expect("run cc");
     assert!(status.success(), "compiling {source} failed");
@@ -70,7 +76,11 @@ pub fn cgi_fcgi(addr: &Addr, env: &[(&str, &str)], body: &[u8]) -> String {
 }
 
 fn serve_and_check(server: &Server) {
-    let out = cgi_fcgi(&server.addr, &[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "5"), ("SCRIPT_NAME", "/c")], b"hello");
+    let out = cgi_fcgi(
+        &server.addr,
+        &[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "5"), ("SCRIPT_NAME", "/c")],
+        b"hello",
+    );
     assert!(out.starts_with("Status: 200 OK\r\n"), "{out}");
     assert!(out.contains("role=RESPONDER\nprotocol=fastcgi\n"), "{out}");
     assert!(out.contains("REQUEST_METHOD=POST\n") && out.contains("SCRIPT_NAME=/c\n"), "{out}");
@@ -82,7 +92,10 @@ fn serve_and_check(server: &Server) {
     let mut conn = server.addr.connect().unwrap();
     let keep = FcgiRequest { keep_conn: true, ..FcgiRequest::responder(params, b"") };
     for _ in 0..3 {
-        assert!(String::from_utf8_lossy(&client::fcgi_call(&mut conn, &keep).unwrap().stdout).contains("REQUEST_METHOD=GET"));
+        assert!(
+            String::from_utf8_lossy(&client::fcgi_call(&mut conn, &keep).unwrap().stdout)
+                .contains("REQUEST_METHOD=GET")
+        );
     }
 }
 

@@ -55,7 +55,9 @@ fn a_killed_worker_is_replaced_and_requests_elsewhere_are_not_lost() {
     let mut wire = Vec::new();
     slow.encode(&mut wire);
     conn.write_all(&wire).unwrap();
-    wait_for("the busy worker is inside the slow request", DEADLINE, || sleeping_in_handler(busy).then_some(()));
+    wait_for("the busy worker is inside the slow request", DEADLINE, || {
+        sleeping_in_handler(busy).then_some(())
+    });
 
     let victim = *server.worker_pids().iter().find(|p| **p != busy).expect("the other worker");
     std::process::Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();

@@ -29,7 +29,8 @@ fn scgi_request_is_answered_and_the_connection_closed() {
 fn repeated_http_headers_from_nginx_1_22_are_merged() {
     let server = start_echo(&echo_bin(), tcp(), 1, &[], TempDir::new("scgi-dup"));
     let mut conn = server.addr.connect().unwrap();
-    let params: &[Pair<'_>] = &[(b"HTTP_X_DUP", b"a"), (b"HTTP_COOKIE", b"x=1"), (b"HTTP_X_DUP", b"b"), (b"HTTP_COOKIE", b"y=2")];
+    let params: &[Pair<'_>] =
+        &[(b"HTTP_X_DUP", b"a"), (b"HTTP_COOKIE", b"x=1"), (b"HTTP_X_DUP", b"b"), (b"HTTP_COOKIE", b"y=2")];
     let response = client::scgi_call(&mut conn, params, b"").unwrap();
     let body = String::from_utf8_lossy(&response).into_owned();
     assert!(body.contains("HTTP_X_DUP=a, b\n"), "{body}");
@@ -58,9 +59,7 @@ fn a_socket_restricted_to_one_protocol_refuses_the_other() {
     let mut conn = server.addr.connect().unwrap();
     let response = client::scgi_call(&mut conn, PARAMS, b"").unwrap();
     assert!(response.is_empty(), "an SCGI request on a FastCGI-only socket gets no answer");
-    wait_for("the refusal is logged", DEADLINE, || {
-        server.log_text().contains("first byte 0x").then_some(())
-    });
+    wait_for("the refusal is logged", DEADLINE, || server.log_text().contains("first byte 0x").then_some(()));
 }
 
 #[test]
@@ -73,7 +72,10 @@ fn malformed_scgi_closes_with_one_log_line_and_the_next_client_is_served() {
     };
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"07:CONTENT_LENGTH\x000\x00,".to_vec(), "SCGI netstring length has a leading zero"),
-        (netstring(&[(b"REQUEST_METHOD", b"GET"), (b"SCGI", b"1")]), "SCGI header block does not start with CONTENT_LENGTH"),
+        (
+            netstring(&[(b"REQUEST_METHOD", b"GET"), (b"SCGI", b"1")]),
+            "SCGI header block does not start with CONTENT_LENGTH",
+        ),
         (netstring(&[(b"CONTENT_LENGTH", b"0"), (b"X", b"1")]), "SCGI header block has no SCGI header"),
         (netstring(&[(b"CONTENT_LENGTH", b"0"), (b"SCGI", b"2")]), "SCGI header SCGI is not \"1\""),
         (b"99999999999:".to_vec(), "SCGI header netstring is longer than the header limit"),

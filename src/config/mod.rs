@@ -125,8 +125,10 @@ pub const DIRECTIVES: &[(&str, Setter)] = &[
 impl PoolConfig {
     /// Sets directive `key` from its text `value`, as php-fpm.conf spells both.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let (_, setter) =
-            DIRECTIVES.iter().find(|(name, _)| *name == key).ok_or_else(|| format!("unknown entry '{key}'"))?;
+        let (_, setter) = DIRECTIVES
+            .iter()
+            .find(|(name, _)| *name == key)
+            .ok_or_else(|| format!("unknown entry '{key}'"))?;
         setter(self, value.trim())
     }
 
@@ -243,7 +245,10 @@ mod tests {
         assert_eq!(c.set("nope", "1"), Err("unknown entry 'nope'".to_string()));
         assert_eq!(c.set("pm.max_children", "0"), Err("'0' must be a positive value".to_string()));
         assert_eq!(c.set("listen.mode", "999"), Err("invalid octal mode '999'".to_string()));
-        assert_eq!(c.set("pm", "lazy"), Err("invalid process manager (static, dynamic or ondemand)".to_string()));
+        assert_eq!(
+            c.set("pm", "lazy"),
+            Err("invalid process manager (static, dynamic or ondemand)".to_string())
+        );
         assert!(c.set("keepalive_timeout", "0").is_err());
         assert!(c.set("process_control_timeout", "5x").is_err());
         assert!(c.validate().unwrap_err().contains("no listen address"));

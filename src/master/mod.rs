@@ -70,10 +70,13 @@ enum State {
 pub fn prepare_pool(config: PoolConfig) -> Result<PoolRuntime, RunError> {
     config.validate().map_err(RunError::Config)?;
     let spec = config.listen.as_deref().unwrap_or_default();
-    let addr = listen::parse_listen(spec)
-        .map_err(|e| RunError::Config(format!("[pool {}] invalid listen address '{spec}': {e}", config.name)))?;
-    let owner = config.listen_owner.as_deref().map(sys::uid_by_name).transpose().map_err(io_error("listen.owner"))?;
-    let group = config.listen_group.as_deref().map(sys::gid_by_name).transpose().map_err(io_error("listen.group"))?;
+    let addr = listen::parse_listen(spec).map_err(|e| {
+        RunError::Config(format!("[pool {}] invalid listen address '{spec}': {e}", config.name))
+    })?;
+    let owner =
+        config.listen_owner.as_deref().map(sys::uid_by_name).transpose().map_err(io_error("listen.owner"))?;
+    let group =
+        config.listen_group.as_deref().map(sys::gid_by_name).transpose().map_err(io_error("listen.group"))?;
     let options = ListenOptions { backlog: config.listen_backlog, owner, group, mode: config.listen_mode };
     let allowed = AllowedClients::parse(config.listen_allowed_clients.as_deref().unwrap_or(""))
         .map_err(|e| RunError::Config(format!("[pool {}] listen.allowed_clients: {e}", config.name)))?;
@@ -106,7 +109,8 @@ fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) 
     handler.master_init().map_err(RunError::Init)?;
     let slots = pool.config.max_children.unwrap_or(1) as usize;
     let scoreboard = Scoreboard::new(slots).map_err(io_error("mmap() for the scoreboard"))?;
-    let mut master = Master { pool, scoreboard, children: Children::new(slots, Instant::now()), state: State::Running };
+    let mut master =
+        Master { pool, scoreboard, children: Children::new(slots, Instant::now()), state: State::Running };
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
     master.spawn_due(handler);
     crate::log!(Notice, "ready to handle connections");
@@ -159,7 +163,9 @@ impl Master<'_> {
                 self.signal_all(libc::SIGTERM);
                 self.state = State::Finishing { term_at: None, kill_at: Some(now + KILL_GRACE) };
             }
-            State::Finishing { kill_at: Some(t), .. } | State::Terminating { kill_at: Some(t) } if t <= now => {
+            State::Finishing { kill_at: Some(t), .. } | State::Terminating { kill_at: Some(t) }
+                if t <= now =>
+            {
                 self.signal_all(libc::SIGKILL);
                 self.state = State::Terminating { kill_at: None };
             }
@@ -230,7 +236,9 @@ impl Master<'_> {
             match status {
                 ExitStatus::Code(code) => crate::log::write(
                     level,
-                    format_args!("[pool {name}] child {pid} exited with code {code} after {secs:.6} seconds from start"),
+                    format_args!(
+                        "[pool {name}] child {pid} exited with code {code} after {secs:.6} seconds from start"
+                    ),
                 ),
                 ExitStatus::Signal { signal, core } => crate::log::write(
                     level,
@@ -259,7 +267,9 @@ impl Master<'_> {
                     self.children.started(slot, pid, Instant::now());
                     crate::log!(Notice, "[pool {}] child {pid} started", self.pool.config.name);
                 }
-                Ok(Forked::Child) => std::process::exit(worker_process(self.pool, &self.scoreboard, slot, handler)),
+                Ok(Forked::Child) => {
+                    std::process::exit(worker_process(self.pool, &self.scoreboard, slot, handler))
+                }
                 Err(e) => {
                     crate::log!(Error, "[pool {}] fork() failed: {e}", self.pool.config.name);
                     return;
@@ -271,7 +281,12 @@ impl Master<'_> {
 
 /// The life of a worker process, after the fork; returns its exit code. A panic in the
 /// handler or in sfpm ends the worker (code 70), never unwinds into the master's code.
-fn worker_process<H: Handler>(pool: &PoolRuntime, scoreboard: &Scoreboard, slot: usize, handler: &mut H) -> i32 {
+fn worker_process<H: Handler>(
+    pool: &PoolRuntime,
+    scoreboard: &Scoreboard,
+    slot: usize,
+    handler: &mut H,
+) -> i32 {
     sys::enter_worker_mode(pool.listener.as_raw_fd());
     let Some(slot) = scoreboard.slot(slot) else { return 1 };
     slot.begin(sys::getpid());

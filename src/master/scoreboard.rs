@@ -69,7 +69,6 @@ pub struct Slot {
     started_us: AtomicU64,
 }
 
-
 /// Microseconds since the epoch, for slot timestamps.
 pub fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)

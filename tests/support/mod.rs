@@ -127,7 +127,9 @@ impl Conn {
             match self.read(&mut buf) {
                 Ok(0) => return true,
                 Ok(_) => continue,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return false,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return false;
+                }
                 Err(_) => return true,
             }
         }
@@ -196,7 +198,8 @@ impl Server {
     /// Sends `signal` to the master.
     pub fn signal(&self, signal: i32) {
         // SAFETY-free: kill(1) via libc would need unsafe in tests; use the command.
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        let status =
+            Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
         assert!(status.success());
     }
 
@@ -258,7 +261,11 @@ pub fn c_echo() -> &'static Path {
     BIN.get_or_init(|| {
         let target = target_dir();
         let lib = target.join("libsfpm.so");
-        assert!(lib.exists(), "{} is missing: build the library first (`cargo build --lib`; `make test` does)", lib.display());
+        assert!(
+            lib.exists(),
+            "{} is missing: build the library first (`cargo build --lib`; `make test` does)",
+            lib.display()
+        );
         let out = target.join("sfpm-tests").join("echo-c");
         fs::create_dir_all(out.parent().unwrap()).unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
