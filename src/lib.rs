@@ -24,6 +24,7 @@ pub mod listen;
 #[macro_use]
 pub mod log;
 pub mod master;
+pub mod php;
 pub mod request;
 pub mod scgi;
 pub mod sniff;
