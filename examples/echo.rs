@@ -1,5 +1,7 @@
 //! A pre-forked FastCGI + SCGI echo server on sfpm's Rust API: answers every request
-//! with its role, protocol, parameters and body.
+//! with its role, protocol, parameters, body and (FILTER) data; a parameter
+//! `ECHO_SLEEP_MS=n` makes it wait n ms first. examples/c/echo.c and
+//! examples/python/echo.py answer byte for byte the same.
 //!
 //! `cargo run --example echo -- [LISTEN] [WORKERS] [KEY=VALUE ...]`, e.g.
 //! `echo 127.0.0.1:9000 2 listen.allowed_clients=127.0.0.1` (any php-fpm pool directive).
@@ -49,6 +51,15 @@ impl Handler for Echo {
         let _ = write!(out, "stdin={}:", body.len());
         out.extend_from_slice(&body);
         out.push(b'\n');
+        if request.role() == sfpm::fastcgi::Role::Filter {
+            let mut data = Vec::new();
+            while let Ok(n @ 1..) = request.read_data(&mut buf) {
+                data.extend_from_slice(&buf[..n]);
+            }
+            let _ = write!(out, "data={}:", data.len());
+            out.extend_from_slice(&data);
+            out.push(b'\n');
+        }
         let _ = request.write_stdout(&out);
         0
     }

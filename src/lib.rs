@@ -18,6 +18,7 @@
 pub mod client;
 pub mod config;
 pub mod fastcgi;
+mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod listen;
