@@ -15,6 +15,8 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Which build `make install` copies: release (default), or debug (the tests' build).
+PROFILE ?= release
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # The C examples: strict C99, against the debug libsfpm, shared and static.
 CFLAGS_C99 := -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude
@@ -27,9 +29,11 @@ build: deps
 	cargo build --release
 
 # The FFI tests compile examples/c against libsfpm.so/.a and run examples/python with it,
-# and SFPM_TEST_ECHO=rust runs target/debug/examples/echo: build those first.
+# and SFPM_TEST_ECHO=rust runs target/debug/examples/echo: build those first. Then the
+# installed library is checked: headers, pkg-config, and a C program built against them.
 test: deps
 	cargo build --lib --examples
+	bash scripts/check-install.sh
 	bash scripts/cargo-test.sh
 
 # Until the server exists: decode a sample nginx FastCGI request and an SCGI request.
@@ -42,15 +46,15 @@ bench: deps
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_FLAGS="$(FUZZ_FLAGS)" bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
-# The release library (build.rs links libsfpm.so.0, the soname, to it in the build tree).
+# The library (build.rs links libsfpm.so.0, the soname, to it in the build tree).
 lib:
-	cargo build --release --lib
+	cargo build --lib $(if $(filter release,$(PROFILE)),--release)
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 0755 $(TARGET_DIR)/release/libsfpm.so $(DESTDIR)$(LIBDIR)/libsfpm.so.0
+	install -m 0755 $(TARGET_DIR)/$(PROFILE)/libsfpm.so $(DESTDIR)$(LIBDIR)/libsfpm.so.0
 	ln -sf libsfpm.so.0 $(DESTDIR)$(LIBDIR)/libsfpm.so
-	install -m 0644 $(TARGET_DIR)/release/libsfpm.a $(DESTDIR)$(LIBDIR)/libsfpm.a
+	install -m 0644 $(TARGET_DIR)/$(PROFILE)/libsfpm.a $(DESTDIR)$(LIBDIR)/libsfpm.a
 	install -m 0644 include/sfpm.h $(DESTDIR)$(INCLUDEDIR)/sfpm.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' sfpm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sfpm.pc
