@@ -42,6 +42,7 @@ run: build
 
 bench: deps
 	cargo bench --bench parse
+	cargo bench --bench echo_server
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_FLAGS="$(FUZZ_FLAGS)" bash scripts/fuzz.sh $(FUZZ_TARGETS)
