@@ -31,6 +31,9 @@ fn main() {
         .write_to_file(&generated);
     println!("cargo:rustc-env=SFPM_GENERATED_HEADER={}", generated.display());
 
+    #[cfg(feature = "php")]
+    php::build(&root, &out_dir);
+
     if env::var_os("SFPM_UPDATE_HEADER").is_some_and(|v| v == "1") {
         let committed = root.join("include/sfpm.h");
         if fs::read(&committed).ok() != fs::read(&generated).ok() {
@@ -65,4 +68,56 @@ fn version_macros() -> String {
         field("CARGO_PKG_VERSION_MINOR"),
         field("CARGO_PKG_VERSION_PATCH"),
     )
+}
+
+/// The PHP SAPI (feature `php`): compiles `sapi/` against libphp and generates the Rust
+/// view of `sapi/sfpm_sapi.h` (the shim's own, PHP-free header).
+#[cfg(feature = "php")]
+mod php {
+    use std::path::Path;
+    use std::process::Command;
+
+    /// `php-config8.2` by default; `PHP_CONFIG` picks another PHP build.
+    fn php_config(arg: &str) -> String {
+        let tool = std::env::var("PHP_CONFIG").unwrap_or_else(|_| "php-config8.2".to_string());
+        let out = Command::new(&tool)
+            .arg(arg)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} {arg}: {e} (install php8.2-dev, or set PHP_CONFIG)"));
+        assert!(out.status.success(), "{tool} {arg} failed");
+        String::from_utf8(out.stdout).expect("php-config prints text").trim().to_string()
+    }
+
+    pub fn build(root: &Path, out_dir: &Path) {
+        println!("cargo:rerun-if-changed=sapi");
+        println!("cargo:rerun-if-env-changed=PHP_CONFIG");
+        let includes = php_config("--includes");
+        let mut cc = cc::Build::new();
+        // The header just generated into OUT_DIR, not the committed copy, which may lag.
+        cc.file(root.join("sapi/sfpm_sapi.c")).include(out_dir).include(root.join("sapi"));
+        for flag in includes.split_whitespace() {
+            cc.flag(flag);
+        }
+        // PHP's headers are not -Wextra clean; the shim itself is -Wall -Werror clean.
+        cc.flag("-Wall").flag("-Werror").flag("-Wno-unused-parameter").flag("-Wno-missing-field-initializers");
+        cc.compile("sfpm_sapi");
+        // Debian's libphp8.2-embed: /usr/lib/libphp8.2.so (soname libphp.so).
+        println!("cargo:rustc-link-lib=dylib=php8.2");
+
+        bindgen::Builder::default()
+            .header(root.join("sapi/sfpm_sapi.h").to_string_lossy())
+            .clang_arg(format!("-I{}", out_dir.display()))
+            .allowlist_function("sfpm_sapi_.*")
+            .allowlist_type("sfpm_sapi_.*")
+            .blocklist_type("sfpm_handler")
+            .blocklist_type("sfpm_request")
+            .blocklist_type("sfpm_worker")
+            .blocklist_type("sfpm_result")
+            .raw_line("use crate::ffi::server::sfpm_handler;")
+            .prepend_enum_name(false)
+            .generate()
+            .expect("bindgen: sapi/sfpm_sapi.h")
+            .write_to_file(out_dir.join("sfpm_sapi.rs"))
+            .expect("write sfpm_sapi.rs");
+    }
 }

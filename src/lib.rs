@@ -15,6 +15,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod fastcgi;

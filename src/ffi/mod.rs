@@ -10,7 +10,8 @@
 //! - [`config`]: `sfpm_config`, a pool built key by key;
 //! - [`server`]: `sfpm_handler`, `sfpm_run` and `sfpm_worker`: C callbacks as a Rust
 //!   [`crate::worker::Handler`];
-//! - [`request`]: `sfpm_request`, the request being served.
+//! - [`request`]: `sfpm_request`, the request being served;
+//! - [`cgi`]: `sfpm_request_cgi`, the request as php-fpm would run it (for the PHP SAPI).
 //!
 //! Every export's body runs inside `ffi_panic_boundary!`, which turns a panic into the
 //! return type's panic value; arguments are checked with `try_arg!`, which returns the
@@ -59,6 +60,11 @@ pub mod config;
 pub mod server;
 
 pub mod request;
+
+pub mod cgi;
+
+#[cfg(feature = "php")]
+pub mod sapi;
 
 use request::sfpm_protocol;
 use result::sfpm_result;

@@ -209,6 +209,8 @@ impl Serving for Worker<'_> {
 pub struct WorkerHandle<'w> {
     worker: &'w mut (dyn Serving + 'w),
     peer: String,
+    /// The open request's CGI view, when `sfpm_request_cgi()` was asked for it.
+    cgi: super::cgi::CgiStore,
 }
 
 impl std::fmt::Debug for WorkerHandle<'_> {
@@ -232,7 +234,7 @@ impl Castable for sfpm_request {
 
 impl<'w> WorkerHandle<'w> {
     fn new(worker: &'w mut (dyn Serving + 'w)) -> WorkerHandle<'w> {
-        WorkerHandle { worker, peer: String::new() }
+        WorkerHandle { worker, peer: String::new(), cgi: super::cgi::CgiStore::default() }
     }
 
     /// Waits for the next request, finishing the open one; false when the worker must exit.
@@ -256,6 +258,12 @@ impl<'w> WorkerHandle<'w> {
     pub(super) fn peer(&mut self) -> Option<&str> {
         self.worker.request()?;
         Some(&self.peer)
+    }
+
+    /// The open request and the storage for its CGI view.
+    pub(super) fn request_and_cgi_store(&mut self) -> Option<(Request<'_>, &mut super::cgi::CgiStore)> {
+        let request = self.worker.request()?;
+        Some((request, &mut self.cgi))
     }
 
     /// The worker's pool name.
@@ -316,6 +324,13 @@ pub extern "C" fn sfpm_run(config: *const sfpm_config, handler: *const sfpm_hand
             }
         }
     }
+}
+
+/// Runs `config` with a handler made of C callbacks (the PHP SAPI's), from Rust.
+#[cfg(feature = "php")]
+pub(crate) fn run_c_handler(config: crate::config::PoolConfig, callbacks: sfpm_handler) -> Result<(), RunError> {
+    let mut handler = CHandler::new(callbacks).ok_or_else(|| RunError::Init("the C handler is incomplete".into()))?;
+    master::run(config, &mut handler)
 }
 
 /// Waits for the next request on `worker` (pull style, inside `worker_main`).

@@ -1,0 +1,635 @@
+/*
+   sfpm SAPI: the thin shim between libsfpm and libphp.
+
+   Callbacks are trampolines into the C ABI of libsfpm (include/sfpm.h) with the request
+   being served; decisions — which script, which $_SERVER, 404 or 403 — are made by the
+   Rust core (sfpm_request_cgi()) and only rendered here. Every entry from sfpm into PHP
+   wraps its PHP work in zend_try, so a bailout (longjmp) never crosses a Rust frame.
+
+   Lifecycle, by phase:
+   - SINIT + MINIT in the master (master_init): sapi_startup(), php_module_startup().
+     Opcache creates its shared memory here, so every forked worker shares it.
+   - RINIT .. RSHUTDOWN in a worker, per request (handle): php_request_startup(), the
+     script, php_request_shutdown().
+   - MSHUTDOWN + SSHUTDOWN in the master at exit (master_exit).
+*/
+
+#include "php.h"
+#include "php_main.h"
+#include "php_variables.h"
+#include "php_ini.h"
+#include "php_output.h"
+#include "SAPI.h"
+#include "fopen_wrappers.h"
+#include "http_status_codes.h"
+#include "ext/standard/info.h"
+#include "ext/standard/head.h"
+#include "zend_ini.h"
+#include "zend_smart_str.h"
+#include "zend_extensions.h"
+
+#include <unistd.h>
+
+#include "sfpm.h"
+#include "sfpm_sapi.h"
+#include "sfpm_arginfo.h"
+
+/* The request being served; NULL between requests. */
+static sfpm_request *current;
+/* The core's view of it: script, request URI, $_SERVER. */
+static sfpm_cgi cgi;
+/* fastcgi_finish_request() ended the response: later output is discarded. */
+static bool finished;
+/* A message already went to FCGI_STDERR in this request (php-fpm joins them with "; "). */
+static bool stderr_started;
+
+/* php.ini settings of the FastCGI SAPI, as php-fpm registers them. */
+typedef struct sfpm_cgi_globals {
+	bool rfc2616_headers;
+	bool nph;
+	bool fix_pathinfo;
+	bool discard_path;
+	bool fcgi_logging;
+	char *error_header;
+} sfpm_cgi_globals;
+
+static sfpm_cgi_globals cgi_globals;
+
+PHP_INI_BEGIN()
+	STD_PHP_INI_BOOLEAN("cgi.rfc2616_headers", "0", PHP_INI_ALL, OnUpdateBool, rfc2616_headers, sfpm_cgi_globals, cgi_globals)
+	STD_PHP_INI_BOOLEAN("cgi.nph", "0", PHP_INI_ALL, OnUpdateBool, nph, sfpm_cgi_globals, cgi_globals)
+	STD_PHP_INI_BOOLEAN("cgi.fix_pathinfo", "1", PHP_INI_SYSTEM, OnUpdateBool, fix_pathinfo, sfpm_cgi_globals, cgi_globals)
+	STD_PHP_INI_BOOLEAN("cgi.discard_path", "0", PHP_INI_SYSTEM, OnUpdateBool, discard_path, sfpm_cgi_globals, cgi_globals)
+	STD_PHP_INI_BOOLEAN("fastcgi.logging", "1", PHP_INI_SYSTEM, OnUpdateBool, fcgi_logging, sfpm_cgi_globals, cgi_globals)
+	STD_PHP_INI_ENTRY("fastcgi.error_header", NULL, PHP_INI_SYSTEM, OnUpdateString, error_header, sfpm_cgi_globals, cgi_globals)
+PHP_INI_END()
+
+/* The value of $_SERVER variable `name` for the current request, or NULL.
+   Values are NUL-terminated by the core. */
+static const char *server_var(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < cgi.var_count; i++) {
+		const sfpm_cgi_var *v = &cgi.vars[i];
+		if (v->name_len == len && memcmp(v->name, name, len) == 0) {
+			return (const char *) v->value;
+		}
+	}
+	return NULL;
+}
+
+/* {{{ SAPI callbacks */
+
+/* Outside a request (-i, -m, -v): standard output. */
+static size_t write_stdout(const char *str, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(STDOUT_FILENO, str + done, len - done);
+		if (n <= 0) {
+			break;
+		}
+		done += (size_t) n;
+	}
+	return done;
+}
+
+static size_t sfpm_ub_write(const char *str, size_t len)
+{
+	if (!current) {
+		return write_stdout(str, len);
+	}
+	if (finished) {
+		/* After fastcgi_finish_request() the response is complete: output is dropped. */
+		return len;
+	}
+	if (sfpm_request_write_stdout(current, (const uint8_t *) str, len) != SFPM_OK) {
+		php_handle_aborted_connection();
+	}
+	return len;
+}
+
+static void sfpm_flush(void *server_context)
+{
+	(void) server_context;
+	if (current && !finished && sfpm_request_flush(current) != SFPM_OK) {
+		php_handle_aborted_connection();
+	}
+}
+
+static char *sfpm_getenv(const char *name, size_t name_len)
+{
+	for (size_t i = 0; current && i < cgi.var_count; i++) {
+		const sfpm_cgi_var *v = &cgi.vars[i];
+		if (v->name_len == name_len && memcmp(v->name, name, name_len) == 0) {
+			return (char *) v->value;
+		}
+	}
+	return getenv(name);
+}
+
+/* The CGI header block, php-fpm's format: a Status line when the code is not 200
+   (unless the script set a Status: header itself), every header, a blank line. */
+static int sfpm_send_headers(sapi_headers_struct *headers)
+{
+	smart_str block = {0};
+	zend_llist_position pos;
+	sapi_header_struct *h;
+	bool has_status = false;
+	bool wrote_status = false;
+	int code = SG(sapi_headers).http_response_code;
+
+	if (SG(request_info).no_headers) {
+		return SAPI_HEADER_SENT_SUCCESSFULLY;
+	}
+	for (h = zend_llist_get_first_ex(&headers->headers, &pos); h; h = zend_llist_get_next_ex(&headers->headers, &pos)) {
+		if (h->header_len > 7 && strncasecmp(h->header, "Status:", 7) == 0) {
+			has_status = true;
+		}
+	}
+	if (cgi_globals.nph || code != 200) {
+		const char *line = SG(sapi_headers).http_status_line;
+		const char *space = line ? strchr(line, ' ') : NULL;
+
+		if (cgi_globals.rfc2616_headers && line) {
+			smart_str_appends(&block, line);
+			smart_str_appendl(&block, "\r\n", 2);
+			wrote_status = true;
+			code = space ? atoi(space + 1) : code;
+		} else if (space && space - line >= 5 && strncasecmp(line, "HTTP/", 5) == 0) {
+			/* header("HTTP/1.1 503 Service Unavailable"): keep its reason phrase. */
+			smart_str_appends(&block, "Status:");
+			smart_str_appends(&block, space);
+			smart_str_appendl(&block, "\r\n", 2);
+			wrote_status = true;
+			code = atoi(space + 1);
+		} else if (!has_status) {
+			const http_response_status_code_pair *s = http_status_map;
+			while (s->code != 0 && s->code != code) {
+				s++;
+			}
+			smart_str_append_printf(&block, s->str ? "Status: %d %s\r\n" : "Status: %d\r\n", code, s->str);
+			wrote_status = true;
+		}
+	}
+	for (h = zend_llist_get_first_ex(&headers->headers, &pos); h; h = zend_llist_get_next_ex(&headers->headers, &pos)) {
+		if (!h->header_len) {
+			continue;
+		}
+		if (h->header_len > 7 && strncasecmp(h->header, "Status:", 7) == 0) {
+			/* The script's own Status: header, once, unless a status line went out. */
+			if (wrote_status) {
+				continue;
+			}
+			wrote_status = true;
+		} else if (code == 304 && h->header_len > 13 && strncasecmp(h->header, "Content-Type:", 13) == 0) {
+			continue;
+		}
+		smart_str_appendl(&block, h->header, h->header_len);
+		smart_str_appendl(&block, "\r\n", 2);
+	}
+	smart_str_appendl(&block, "\r\n", 2);
+	sfpm_ub_write(ZSTR_VAL(block.s), ZSTR_LEN(block.s));
+	smart_str_free(&block);
+	return SAPI_HEADER_SENT_SUCCESSFULLY;
+}
+
+static size_t sfpm_read_post(char *buffer, size_t count)
+{
+	size_t total = 0;
+	size_t remaining = SG(request_info).content_length - SG(read_post_bytes);
+
+	if (!current) {
+		return 0;
+	}
+	if (remaining < count) {
+		count = remaining;
+	}
+	while (total < count) {
+		size_t got = 0;
+		if (sfpm_request_read_stdin(current, (uint8_t *) buffer + total, count - total, &got) != SFPM_OK || got == 0) {
+			break;
+		}
+		total += got;
+	}
+	return total;
+}
+
+static char *sfpm_read_cookies(void)
+{
+	return (char *) server_var("HTTP_COOKIE");
+}
+
+/* PHP's own import of the process environment, which the hook below wraps. */
+static void (*import_process_environment)(zval *array);
+
+/* $_SERVER (and $_ENV when variables_order has E): the worker's environment, then every
+   variable the core prepared, in order. Installed as php_import_environment_variables. */
+static void sfpm_import_environment_variables(zval *array)
+{
+	import_process_environment(array);
+	for (size_t i = 0; current && i < cgi.var_count; i++) {
+		const sfpm_cgi_var *v = &cgi.vars[i];
+		php_register_variable_safe((const char *) v->name, (const char *) v->value, v->value_len, array);
+	}
+}
+
+static void sfpm_register_variables(zval *track_vars_array)
+{
+	sfpm_import_environment_variables(track_vars_array);
+}
+
+/* PHP's error_log lines: to the web server's log through FCGI_STDERR (fastcgi.logging),
+   and to sfpm's error log, as php-fpm does. */
+static void sfpm_log_message(const char *message, int syslog_type)
+{
+	(void) syslog_type;
+	fprintf(stderr, "NOTICE: PHP message: %s\n", message);
+	if (current && !finished && cgi_globals.fcgi_logging && *message) {
+		if (stderr_started) {
+			sfpm_request_write_stderr(current, (const uint8_t *) "; ", 2);
+		}
+		stderr_started = true;
+		sfpm_request_write_stderr(current, (const uint8_t *) "PHP message: ", 13);
+		sfpm_request_write_stderr(current, (const uint8_t *) message, strlen(message));
+	}
+}
+
+static int sfpm_module_startup(sapi_module_struct *module);
+
+static sapi_module_struct sfpm_sapi_module = {
+	"fpm-fcgi",                 /* name: opcache enables itself only for SAPIs it knows */
+	"sfpm",                     /* pretty name */
+
+	sfpm_module_startup,        /* startup */
+	php_module_shutdown_wrapper, /* shutdown */
+
+	NULL,                       /* activate */
+	NULL,                       /* deactivate: the core ends the request on the wire */
+
+	sfpm_ub_write,              /* unbuffered write */
+	sfpm_flush,                 /* flush */
+	NULL,                       /* get uid */
+	sfpm_getenv,                /* getenv */
+
+	php_error,                  /* error handler */
+
+	NULL,                       /* header handler */
+	sfpm_send_headers,          /* send headers handler */
+	NULL,                       /* send header handler */
+
+	sfpm_read_post,             /* read POST data */
+	sfpm_read_cookies,          /* read Cookies */
+
+	sfpm_register_variables,    /* register server variables */
+	sfpm_log_message,           /* Log message */
+	NULL,                       /* Get request time */
+	NULL,                       /* Child terminate */
+
+	STANDARD_SAPI_MODULE_PROPERTIES
+};
+/* }}} */
+
+/* {{{ PHP functions: fastcgi_finish_request(), apache_request_headers(), getallheaders() */
+
+PHP_FUNCTION(fastcgi_finish_request)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+
+	if (finished || !current) {
+		RETURN_FALSE;
+	}
+	/* Everything buffered goes out, headers first even for an empty body. */
+	php_output_end_all();
+	php_header();
+	sfpm_request_finish(current, 0);
+	finished = true;
+	RETURN_TRUE;
+}
+
+/* HTTP_ACCEPT_LANGUAGE → Accept-Language, as php-fpm's apache_request_headers(). */
+static void add_request_header(zval *array, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+	char *header = estrndup(name, name_len);
+	bool upper = true;
+
+	for (size_t i = 0; i < name_len; i++) {
+		if (header[i] == '_') {
+			header[i] = '-';
+			upper = true;
+		} else {
+			header[i] = upper ? toupper((unsigned char) header[i]) : tolower((unsigned char) header[i]);
+			upper = false;
+		}
+	}
+	add_assoc_stringl_ex(array, header, name_len, value, value_len);
+	efree(header);
+}
+
+PHP_FUNCTION(apache_request_headers)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+
+	array_init(return_value);
+	for (size_t i = 0; current && i < cgi.var_count; i++) {
+		const sfpm_cgi_var *v = &cgi.vars[i];
+		const char *name = (const char *) v->name;
+
+		if (v->name_len > 5 && memcmp(name, "HTTP_", 5) == 0) {
+			add_request_header(return_value, name + 5, v->name_len - 5, (const char *) v->value, v->value_len);
+		} else if ((v->name_len == 12 && memcmp(name, "CONTENT_TYPE", 12) == 0)
+				|| (v->name_len == 14 && memcmp(name, "CONTENT_LENGTH", 14) == 0)) {
+			add_request_header(return_value, name, v->name_len, (const char *) v->value, v->value_len);
+		}
+	}
+}
+
+static PHP_MINIT_FUNCTION(sfpm_cgi)
+{
+	(void) type;
+	REGISTER_INI_ENTRIES();
+	return SUCCESS;
+}
+
+static PHP_MSHUTDOWN_FUNCTION(sfpm_cgi)
+{
+	(void) type;
+	UNREGISTER_INI_ENTRIES();
+	return SUCCESS;
+}
+
+static PHP_MINFO_FUNCTION(sfpm_cgi)
+{
+	php_info_print_table_start();
+	php_info_print_table_row(2, "php-fpm", "active");
+	php_info_print_table_row(2, "sfpm", sfpm_version());
+	php_info_print_table_end();
+	DISPLAY_INI_ENTRIES();
+}
+
+/* Named like php-fpm's module, which applications may look for. */
+static zend_module_entry sfpm_cgi_module_entry = {
+	STANDARD_MODULE_HEADER,
+	"cgi-fcgi",
+	ext_functions,
+	PHP_MINIT(sfpm_cgi),
+	PHP_MSHUTDOWN(sfpm_cgi),
+	NULL,
+	NULL,
+	PHP_MINFO(sfpm_cgi),
+	PHP_VERSION,
+	STANDARD_MODULE_PROPERTIES
+};
+/* }}} */
+
+static int sfpm_module_startup(sapi_module_struct *module)
+{
+	return php_module_startup(module, &sfpm_cgi_module_entry);
+}
+
+/* {{{ Lifecycle */
+
+/* SINIT + MINIT. Signal handlers must already be installed: zend_signal_startup()
+   records them, and each request's zend_signal_activate() forwards to them. */
+static int startup(const sfpm_sapi_options *options)
+{
+	zend_signal_startup();
+	sapi_startup(&sfpm_sapi_module);
+	sfpm_sapi_module.php_ini_ignore_cwd = 1;
+	sfpm_sapi_module.php_ini_ignore = options && options->ini_ignore;
+	if (options && options->ini_path) {
+		sfpm_sapi_module.php_ini_path_override = (char *) options->ini_path;
+	}
+	if (options && options->ini_entries) {
+		sfpm_sapi_module.ini_entries = strdup(options->ini_entries);
+	}
+	/* Requests import the environment and the request's variables through this hook,
+	   for $_SERVER and for $_ENV alike. */
+	if (php_import_environment_variables != sfpm_import_environment_variables) {
+		import_process_environment = php_import_environment_variables;
+		php_import_environment_variables = sfpm_import_environment_variables;
+	}
+	if (sfpm_sapi_module.startup(&sfpm_sapi_module) == FAILURE) {
+		return -1;
+	}
+	return 0;
+}
+
+static void shutdown_php(void)
+{
+	php_module_shutdown();
+	sapi_shutdown();
+	free(sfpm_sapi_module.ini_entries);
+	sfpm_sapi_module.ini_entries = NULL;
+}
+
+static int master_init(void *userdata)
+{
+	if (startup((const sfpm_sapi_options *) userdata) != 0) {
+		fprintf(stderr, "ERROR: PHP startup failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void master_exit(void *userdata)
+{
+	(void) userdata;
+	shutdown_php();
+}
+
+/* Fills SG(request_info) from the core's view of the request (RINIT needs it). */
+static void fill_request_info(void)
+{
+	const char *length = server_var("CONTENT_LENGTH");
+	const char *type = server_var("CONTENT_TYPE");
+
+	SG(server_context) = current;
+	SG(sapi_headers).http_response_code = 200;
+	SG(request_info).request_method = server_var("REQUEST_METHOD");
+	SG(request_info).query_string = (char *) server_var("QUERY_STRING");
+	SG(request_info).request_uri = (char *) cgi.request_uri;
+	SG(request_info).content_type = type ? type : "";
+	SG(request_info).content_length = length ? ZEND_ATOL(length) : 0;
+	SG(request_info).path_translated = cgi.script ? estrdup(cgi.script) : NULL;
+	php_handle_auth_data(server_var("HTTP_AUTHORIZATION"));
+}
+
+/* Runs the request's script, or renders the core's refusal through PHP so headers
+   match php-fpm's (X-Powered-By, default Content-type). */
+static void run_script(void)
+{
+	zend_file_handle file;
+	char *script;
+
+	switch (cgi.action) {
+	case SFPM_CGI_NOT_FOUND:
+		SG(sapi_headers).http_response_code = 404;
+		PUTS("File not found.\n");
+		sfpm_log_message("Primary script unknown", 0);
+		return;
+	case SFPM_CGI_ACCESS_DENIED:
+		SG(sapi_headers).http_response_code = 403;
+		PUTS("Access denied.\n");
+		return;
+	case SFPM_CGI_RUN:
+		break;
+	}
+	/* php_fopen_primary_script() may free path_translated on failure. */
+	script = estrdup(SG(request_info).path_translated);
+	if (php_fopen_primary_script(&file) == FAILURE) {
+		fprintf(stderr, "ERROR: Unable to open primary script: %s (%s)\n", script, strerror(errno));
+		if (errno == EACCES) {
+			SG(sapi_headers).http_response_code = 403;
+			PUTS("Access denied.\n");
+		} else {
+			SG(sapi_headers).http_response_code = 404;
+			PUTS("No input file specified.\n");
+		}
+	} else {
+		EG(exit_status) = 0;
+		php_execute_script(&file);
+		if (!file.in_list) {
+			zend_destroy_file_handle(&file);
+		}
+	}
+	efree(script);
+}
+
+/* One request: RINIT, the script, RSHUTDOWN. Returns the script's exit status. */
+static uint32_t handle(void *userdata, sfpm_request *request)
+{
+	sfpm_cgi_settings settings = {
+		.fix_pathinfo = cgi_globals.fix_pathinfo,
+		.discard_path = cgi_globals.discard_path,
+		.doc_root = PG(doc_root),
+	};
+	volatile uint32_t status = 0;
+	volatile bool broken = false;
+
+	(void) userdata;
+	if (sfpm_request_cgi(request, &settings, &cgi) != SFPM_OK) {
+		return 1;
+	}
+	current = request;
+	finished = false;
+	stderr_started = false;
+	zend_try {
+		fill_request_info();
+		if (php_request_startup() == FAILURE) {
+			broken = true;
+		} else {
+			/* No REQUEST_METHOD: not an HTTP request; nothing is run (php-fpm). */
+			if (SG(request_info).request_method) {
+				run_script();
+			}
+			status = (uint32_t) EG(exit_status);
+			if (EG(exit_status) == 255 && cgi_globals.error_header && *cgi_globals.error_header
+					&& !SG(headers_sent)) {
+				sapi_header_line line = {0};
+				line.line = cgi_globals.error_header;
+				line.line_len = strlen(cgi_globals.error_header);
+				sapi_header_op(SAPI_HEADER_REPLACE, &line);
+			}
+			if (SG(request_info).path_translated) {
+				efree(SG(request_info).path_translated);
+				SG(request_info).path_translated = NULL;
+			}
+			php_request_shutdown(NULL);
+		}
+	} zend_catch {
+		broken = true;
+	} zend_end_try();
+	SG(server_context) = NULL;
+	current = NULL;
+	if (broken) {
+		/* PHP's state after a failed startup or a stray bailout cannot be trusted: this
+		   worker ends, the master forks a fresh one. */
+		fprintf(stderr, "ERROR: PHP request could not be completed; worker exits\n");
+		fflush(stderr);
+		_exit(70);
+	}
+	return status;
+}
+/* }}} */
+
+void sfpm_sapi_handler(const sfpm_sapi_options *options, sfpm_handler *handler)
+{
+	memset(handler, 0, sizeof(*handler));
+	handler->abi_version = SFPM_ABI_VERSION;
+	handler->userdata = (void *) options;
+	handler->master_init = master_init;
+	handler->handle = handle;
+	handler->master_exit = master_exit;
+}
+
+static int module_name_cmp(Bucket *a, Bucket *b)
+{
+	return strcasecmp(((zend_module_entry *) Z_PTR(a->val))->name, ((zend_module_entry *) Z_PTR(b->val))->name);
+}
+
+/* php -m's listing: loaded modules by name, then Zend extensions. */
+static void print_modules(void)
+{
+	HashTable sorted;
+	zend_module_entry *module;
+	zend_llist_position pos;
+	zend_extension *ext;
+
+	zend_hash_init(&sorted, zend_hash_num_elements(&module_registry), NULL, NULL, 0);
+	zend_hash_copy(&sorted, &module_registry, NULL);
+	zend_hash_sort(&sorted, module_name_cmp, 0);
+	php_printf("[PHP Modules]\n");
+	ZEND_HASH_FOREACH_PTR(&sorted, module) {
+		php_printf("%s\n", module->name);
+	} ZEND_HASH_FOREACH_END();
+	zend_hash_destroy(&sorted);
+	php_printf("\n[Zend Modules]\n");
+	for (ext = zend_llist_get_first_ex(&zend_extensions, &pos); ext; ext = zend_llist_get_next_ex(&zend_extensions, &pos)) {
+		php_printf("%s\n", ext->name);
+	}
+	php_printf("\n");
+}
+
+int sfpm_sapi_print(sfpm_sapi_print_what what, const sfpm_sapi_options *options)
+{
+	volatile int result = 0;
+
+	if (startup(options) != 0) {
+		return -1;
+	}
+	zend_try {
+		switch (what) {
+		case SFPM_SAPI_PRINT_MODULES:
+			php_output_activate();
+			SG(headers_sent) = 1;
+			print_modules();
+			php_output_end_all();
+			php_output_deactivate();
+			break;
+		case SFPM_SAPI_PRINT_INFO:
+		case SFPM_SAPI_PRINT_VERSION:
+			sapi_module.phpinfo_as_text = 1;
+			if (php_request_startup() == FAILURE) {
+				result = -1;
+				break;
+			}
+			SG(headers_sent) = 1;
+			SG(request_info).no_headers = 1;
+			if (what == SFPM_SAPI_PRINT_INFO) {
+				php_print_info(0xFFFFFFFF);
+			} else {
+				php_printf("PHP %s (%s) (sfpm %s)\nCopyright (c) The PHP Group\n%s",
+					PHP_VERSION, sfpm_sapi_module.name, sfpm_version(), get_zend_version());
+			}
+			php_request_shutdown(NULL);
+			break;
+		}
+	} zend_catch {
+		result = -1;
+	} zend_end_try();
+	shutdown_php();
+	return result;
+}

@@ -1,0 +1,239 @@
+//! php-fpm's command line: `sfpm [-n] [-e] [-h] [-i] [-m] [-v] [-t] [-p <prefix>]
+//! [-g <pid>] [-c <file>] [-d foo[=bar]] [-y <file>] [-D] [-F [-O]] [-R]`.
+//!
+//! Parsing is pure ([`parse`]); [`main`] acts on the result.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run the server (the default).
+    Run,
+    /// `-t`/`-tt`: test the configuration (twice: also print it).
+    Test(u8),
+    /// `-i`: PHP information.
+    Info,
+    /// `-m`: compiled-in modules.
+    Modules,
+    /// `-v`: version.
+    Version,
+    /// `-h`: usage.
+    Help,
+}
+
+/// Parsed options, named as php-fpm's long options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    /// `-c`, `--php-ini`: php.ini file or directory.
+    pub php_ini: Option<String>,
+    /// `-n`, `--no-php-ini`.
+    pub no_php_ini: bool,
+    /// `-d`, `--define`: `foo[=bar]`, in order.
+    pub defines: Vec<String>,
+    /// `-e`, `--profile-info`: accepted for compatibility.
+    pub extended_info: bool,
+    /// `-p`, `--prefix`.
+    pub prefix: Option<PathBuf>,
+    /// `-g`, `--pid`.
+    pub pid: Option<PathBuf>,
+    /// `-y`, `--fpm-config`.
+    pub fpm_config: Option<PathBuf>,
+    /// `-D` (true) / `-F` (false): override `daemonize`.
+    pub daemonize: Option<bool>,
+    /// `-O`, `--force-stderr`.
+    pub force_stderr: bool,
+    /// `-R`, `--allow-to-run-as-root`.
+    pub allow_root: bool,
+    /// What to do.
+    pub action: Option<Action>,
+}
+
+impl Options {
+    /// The action, `Run` unless a flag asked for another.
+    pub fn action(&self) -> Action {
+        self.action.clone().unwrap_or(Action::Run)
+    }
+}
+
+/// The usage text, as php-fpm prints it (with sfpm's name).
+pub fn usage(program: &str) -> String {
+    format!(
+        "Usage: {program} [-n] [-e] [-h] [-i] [-m] [-v] [-t] [-p <prefix>] [-g <pid>] [-c <file>] [-d foo[=bar]] [-y <file>] [-D] [-F [-O]]\n\
+  -c <path>|<file> Look for php.ini file in this directory\n\
+  -n               No php.ini file will be used\n\
+  -d foo[=bar]     Define INI entry foo with value 'bar'\n\
+  -e               Generate extended information for debugger/profiler\n\
+  -h               This help\n\
+  -i               PHP information\n\
+  -m               Show compiled in modules\n\
+  -v               Version number\n\
+  -p, --prefix <dir>\n\
+                   Specify alternative prefix path to FastCGI process manager (default: /usr).\n\
+  -g, --pid <file>\n\
+                   Specify the PID file location.\n\
+  -y, --fpm-config <file>\n\
+                   Specify alternative path to FastCGI process manager config file.\n\
+  -t, --test       Test FPM configuration and exit\n\
+  -D, --daemonize  force to run in background, and ignore daemonize option from config file\n\
+  -F, --nodaemonize\n\
+                   force to stay in foreground, and ignore daemonize option from config file\n\
+  -O, --force-stderr\n\
+                   force output to stderr in nodaemonize even if stderr is not a TTY\n\
+  -R, --allow-to-run-as-root\n\
+                   Allow pool to run as root (disabled by default)\n"
+    )
+}
+
+/// Parses arguments (without the program name). Short options take their value glued
+/// (`-cphp.ini`) or as the next argument; long options as `--name value` or `--name=value`.
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let (flag, glued) = match arg.strip_prefix("--") {
+            Some(long) => match long.split_once('=') {
+                Some((name, value)) => (long_to_short(name)?, Some(value.to_string())),
+                None => (long_to_short(long)?, None),
+            },
+            None => match arg.strip_prefix('-').and_then(|s| s.chars().next().map(|c| (c, &s[c.len_utf8()..]))) {
+                Some((c, rest)) => (c, (!rest.is_empty()).then(|| rest.to_string())),
+                None => return Err(format!("unexpected argument '{arg}'")),
+            },
+        };
+        let mut value = || -> Result<String, String> {
+            if let Some(v) = glued.clone() {
+                return Ok(v);
+            }
+            let v = args.get(i).cloned().ok_or_else(|| format!("option -{flag} needs a value"))?;
+            i += 1;
+            Ok(v)
+        };
+        match flag {
+            'c' => o.php_ini = Some(value()?),
+            'n' => o.no_php_ini = true,
+            'd' => o.defines.push(value()?),
+            'e' => o.extended_info = true,
+            'p' => o.prefix = Some(value()?.into()),
+            'g' => o.pid = Some(value()?.into()),
+            'y' => o.fpm_config = Some(value()?.into()),
+            'D' => o.daemonize = Some(true),
+            'F' => o.daemonize = Some(false),
+            'O' => o.force_stderr = true,
+            'R' => o.allow_root = true,
+            't' => {
+                let n = match &o.action {
+                    Some(Action::Test(n)) => n + 1,
+                    _ => 1,
+                };
+                // "-tt" arrives as -t with "t" glued.
+                o.action = Some(Action::Test(if glued.as_deref() == Some("t") { 2 } else { n }));
+            }
+            'i' => o.action = Some(Action::Info),
+            'm' => o.action = Some(Action::Modules),
+            'v' => o.action = Some(Action::Version),
+            'h' | '?' => o.action = Some(Action::Help),
+            other => return Err(format!("unknown option -{other}")),
+        }
+    }
+    Ok(o)
+}
+
+fn long_to_short(name: &str) -> Result<char, String> {
+    Ok(match name {
+        "php-ini" => 'c',
+        "no-php-ini" => 'n',
+        "define" => 'd',
+        "profile-info" => 'e',
+        "help" => 'h',
+        "info" => 'i',
+        "modules" => 'm',
+        "version" => 'v',
+        "prefix" => 'p',
+        "pid" => 'g',
+        "fpm-config" => 'y',
+        "test" => 't',
+        "daemonize" => 'D',
+        "nodaemonize" => 'F',
+        "force-stderr" => 'O',
+        "allow-to-run-as-root" => 'R',
+        _ => return Err(format!("unknown option --{name}")),
+    })
+}
+
+/// Runs the command line; returns the process exit code (php-fpm's: 0 ok, 64 usage,
+/// 78 configuration, 70 software).
+pub fn main(args: Vec<OsString>) -> i32 {
+    let program = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|| "sfpm".into());
+    let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            print!("{}", usage(&program));
+            return 64;
+        }
+    };
+    run(&program, &options)
+}
+
+#[cfg(feature = "php")]
+fn run(program: &str, options: &Options) -> i32 {
+    use crate::ffi::sapi::{self, PhpOptions, PhpPrint};
+    let php = PhpOptions { ini_path: options.php_ini.clone(), ini_ignore: options.no_php_ini, defines: options.defines.clone() };
+    let print = |what| if sapi::print(what, &php) { 0 } else { 70 };
+    match options.action() {
+        Action::Help => {
+            print!("{}", usage(program));
+            0
+        }
+        Action::Info => print(PhpPrint::Info),
+        Action::Modules => print(PhpPrint::Modules),
+        Action::Version => print(PhpPrint::Version),
+        Action::Test(_) | Action::Run => {
+            eprintln!("{program}: loading php-fpm.conf is not implemented yet");
+            78
+        }
+    }
+}
+
+#[cfg(not(feature = "php"))]
+fn run(program: &str, _options: &Options) -> i32 {
+    eprintln!("{program}: built without the `php` feature");
+    70
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn php_fpm_flags() {
+        let o = parse(&args("-y /etc/fpm.conf -c /etc/php.ini -d a=1 -dmemory_limit=1G -F -O -R -p /usr")).unwrap();
+        assert_eq!(o.fpm_config, Some("/etc/fpm.conf".into()));
+        assert_eq!(o.php_ini.as_deref(), Some("/etc/php.ini"));
+        assert_eq!(o.defines, vec!["a=1", "memory_limit=1G"]);
+        assert_eq!((o.daemonize, o.force_stderr, o.allow_root), (Some(false), true, true));
+        assert_eq!(o.action(), Action::Run);
+        assert_eq!(parse(&args("--fpm-config=/x --nodaemonize")).unwrap().fpm_config, Some("/x".into()));
+        assert_eq!(parse(&args("-t")).unwrap().action(), Action::Test(1));
+        assert_eq!(parse(&args("-tt")).unwrap().action(), Action::Test(2));
+        assert_eq!(parse(&args("-t -t")).unwrap().action(), Action::Test(2));
+        assert_eq!(parse(&args("-v")).unwrap().action(), Action::Version);
+    }
+
+    #[test]
+    fn bad_arguments_are_named() {
+        assert_eq!(parse(&args("-y")), Err("option -y needs a value".to_string()));
+        assert_eq!(parse(&args("-Z")), Err("unknown option -Z".to_string()));
+        assert_eq!(parse(&args("--nope")), Err("unknown option --nope".to_string()));
+        assert_eq!(parse(&args("stray")), Err("unexpected argument 'stray'".to_string()));
+    }
+}
