@@ -241,20 +241,27 @@ static void sfpm_register_variables(zval *track_vars_array)
 	sfpm_import_environment_variables(track_vars_array);
 }
 
-/* PHP's error_log lines: to the web server's log through FCGI_STDERR (fastcgi.logging),
-   and to sfpm's error log, as php-fpm does. */
+/* Sends `prefix` + `message` to the web server's log (FCGI_STDERR) when fastcgi.logging
+   is on; messages of one request are joined with "; ", as php-fpm does. */
+static void log_to_web_server(const char *prefix, const char *message)
+{
+	if (!current || finished || !cgi_globals.fcgi_logging || !*message) {
+		return;
+	}
+	if (stderr_started) {
+		sfpm_request_write_stderr(current, (const uint8_t *) "; ", 2);
+	}
+	stderr_started = true;
+	sfpm_request_write_stderr(current, (const uint8_t *) prefix, strlen(prefix));
+	sfpm_request_write_stderr(current, (const uint8_t *) message, strlen(message));
+}
+
+/* PHP's error_log lines: to sfpm's error log and to the web server's, as php-fpm. */
 static void sfpm_log_message(const char *message, int syslog_type)
 {
 	(void) syslog_type;
 	fprintf(stderr, "NOTICE: PHP message: %s\n", message);
-	if (current && !finished && cgi_globals.fcgi_logging && *message) {
-		if (stderr_started) {
-			sfpm_request_write_stderr(current, (const uint8_t *) "; ", 2);
-		}
-		stderr_started = true;
-		sfpm_request_write_stderr(current, (const uint8_t *) "PHP message: ", 13);
-		sfpm_request_write_stderr(current, (const uint8_t *) message, strlen(message));
-	}
+	log_to_web_server("PHP message: ", message);
 }
 
 static int sfpm_module_startup(sapi_module_struct *module);
@@ -468,7 +475,7 @@ static void run_script(void)
 	case SFPM_CGI_NOT_FOUND:
 		SG(sapi_headers).http_response_code = 404;
 		PUTS("File not found.\n");
-		sfpm_log_message("Primary script unknown", 0);
+		log_to_web_server("", "Primary script unknown");
 		return;
 	case SFPM_CGI_ACCESS_DENIED:
 		SG(sapi_headers).http_response_code = 403;
