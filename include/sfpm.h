@@ -122,6 +122,35 @@ typedef uint32_t sfpm_protocol;
 #endif // __cplusplus
 
 /*
+ What to do with the request.
+ */
+enum sfpm_cgi_action
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Run `script`.
+   */
+  SFPM_CGI_RUN = 0,
+  /*
+   No script: answer 404 "File not found." (php-fpm: "Primary script unknown").
+   */
+  SFPM_CGI_NOT_FOUND = 1,
+  /*
+   The script's extension is not in `security.limit_extensions`: 403 "Access denied.".
+   */
+  SFPM_CGI_ACCESS_DENIED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sfpm_cgi_action sfpm_cgi_action;
+#else
+typedef uint32_t sfpm_cgi_action;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  A pool's configuration: php-fpm directives set one by one, then passed to
  `sfpm_run()`.
 
@@ -241,6 +270,75 @@ typedef struct sfpm_handler {
    */
   void (*master_exit)(void *userdata);
 } sfpm_handler;
+
+/*
+ The php.ini settings that steer the mapping (php-fpm's `cgi.*` and `doc_root`).
+ */
+typedef struct sfpm_cgi_settings {
+  /*
+   `cgi.fix_pathinfo`.
+   */
+  bool fix_pathinfo;
+  /*
+   `cgi.discard_path`.
+   */
+  bool discard_path;
+  /*
+   `doc_root`, NUL-terminated, or NULL when unset.
+   */
+  const char *doc_root;
+} sfpm_cgi_settings;
+
+/*
+ One `$_SERVER` variable. `name[name_len]` and `value[value_len]` are NUL bytes, so
+ both can also be used as C strings (a value with a NUL inside is cut there).
+ */
+typedef struct sfpm_cgi_var {
+  /*
+   The name's bytes.
+   */
+  const uint8_t *name;
+  /*
+   The name's length, without the NUL.
+   */
+  size_t name_len;
+  /*
+   The value's bytes.
+   */
+  const uint8_t *value;
+  /*
+   The value's length, without the NUL.
+   */
+  size_t value_len;
+} sfpm_cgi_var;
+
+/*
+ A request as a CGI interpreter runs it. Every pointer is owned by the request and
+ valid until it ends.
+ */
+typedef struct sfpm_cgi {
+  /*
+   What to do.
+   */
+  sfpm_cgi_action action;
+  /*
+   The script to run, NUL-terminated; NULL unless `action` is `SFPM_CGI_RUN`.
+   */
+  const char *script;
+  /*
+   The script's URI (`SCRIPT_NAME` after rewrites), NUL-terminated, or NULL.
+   */
+  const char *request_uri;
+  /*
+   `$_SERVER`'s variables in order: `FCGI_ROLE`, the params with php-fpm's rewrites
+   (`SCRIPT_FILENAME`, `PATH_INFO`, `ORIG_*`, ...), then `PHP_SELF`.
+   */
+  const struct sfpm_cgi_var *vars;
+  /*
+   How many `vars` there are.
+   */
+  size_t var_count;
+} sfpm_cgi;
 
 #ifdef __cplusplus
 extern "C" {
@@ -506,6 +604,19 @@ sfpm_result sfpm_request_peer(const struct sfpm_request *request,
 sfpm_result sfpm_request_pool(const struct sfpm_request *request,
                               const uint8_t **name,
                               size_t *len);
+
+/*
+ Computes how a CGI interpreter runs the open request, as php-fpm does: which script
+ (`cgi.fix_pathinfo` path walking, Apache `proxy:fcgi://` forms, no `..` segments,
+ `security.limit_extensions`), its URI, and the `$_SERVER` variables.
+
+ On `SFPM_OK`, writes `*out`; everything it points to is owned by the request and
+ valid until the request ends. Returns `SFPM_ERR_INVALID_ARG` if a pointer is NULL or
+ no request is open. May `stat()` files along the script path.
+ */
+sfpm_result sfpm_request_cgi(struct sfpm_request *request,
+                             const struct sfpm_cgi_settings *settings,
+                             struct sfpm_cgi *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -12,8 +12,9 @@ use support::*;
 
 const CFLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
 
-/// The libraries a static libsfpm needs (rustc's `--print native-static-libs`).
-const STATIC_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+/// The libraries a static libsfpm needs (rustc's `--print native-static-libs`; libphp
+/// for the PHP SAPI of the default `php` feature).
+const STATIC_LIBS: &[&str] = &["-lphp8.2", "-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -107,9 +107,9 @@ static void check_config(void)
 	CHECK(sfpm_config_error(config, &message, &len) == SFPM_OK);
 	CHECK(text_is(message, len, "unknown entry 'x'"));
 
-	CHECK(sfpm_config_set(config, "pm.max_children", "0") == SFPM_ERR_CONFIG);
+	CHECK(sfpm_config_set(config, "pm.max_children", "four") == SFPM_ERR_CONFIG);
 	CHECK(sfpm_config_error(config, &message, &len) == SFPM_OK);
-	CHECK(text_is(message, len, "pm.max_children: '0' must be a positive value"));
+	CHECK(text_is(message, len, "pm.max_children: is not a valid number (greater or equal than zero)"));
 
 	CHECK(sfpm_config_set(config, "listen.protocol", "http") == SFPM_ERR_CONFIG);
 	CHECK(sfpm_config_set(config, "pm.max_children", "3") == SFPM_OK);

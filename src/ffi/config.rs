@@ -52,7 +52,7 @@ impl Config {
         self.pool.set(key, value).map_err(|reason| {
             // Known keys get their name in front, as php-fpm names the directive; an
             // unknown key's reason names it already ("unknown entry 'x'").
-            let known = config::DIRECTIVES.iter().any(|(name, _)| *name == key);
+            let known = config::DIRECTIVES.iter().any(|d| d.name.eq_ignore_ascii_case(key));
             if known { format!("{key}: {reason}") } else { reason }
         })
     }
@@ -166,10 +166,10 @@ mod tests {
         assert_eq!(sfpm_config_set(config, c"x".as_ptr(), c"1".as_ptr()), sfpm_result::SFPM_ERR_CONFIG);
         assert_eq!(error_of(config), "unknown entry 'x'");
         assert_eq!(
-            sfpm_config_set(config, c"pm.max_children".as_ptr(), c"0".as_ptr()),
+            sfpm_config_set(config, c"pm.max_children".as_ptr(), c"four".as_ptr()),
             sfpm_result::SFPM_ERR_CONFIG
         );
-        assert_eq!(error_of(config), "pm.max_children: '0' must be a positive value");
+        assert_eq!(error_of(config), "pm.max_children: is not a valid number (greater or equal than zero)");
         assert_eq!(
             sfpm_config_set(config, c"listen".as_ptr(), c" /tmp/x.sock ".as_ptr()),
             sfpm_result::SFPM_OK
