@@ -182,8 +182,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 #[cfg(feature = "php")]
 fn run(program: &str, options: &Options) -> i32 {
-    use crate::ffi::sapi::{self, PhpOptions, PhpPrint};
-    let php = PhpOptions { ini_path: options.php_ini.clone(), ini_ignore: options.no_php_ini, defines: options.defines.clone() };
+    use crate::ffi::sapi::{self, PhpPrint};
+    let php = php_options(options, &[]);
     let print = |what| if sapi::print(what, &php) { 0 } else { 70 };
     match options.action() {
         Action::Help => {
@@ -193,9 +193,72 @@ fn run(program: &str, options: &Options) -> i32 {
         Action::Info => print(PhpPrint::Info),
         Action::Modules => print(PhpPrint::Modules),
         Action::Version => print(PhpPrint::Version),
-        Action::Test(_) | Action::Run => {
-            eprintln!("{program}: loading php-fpm.conf is not implemented yet");
-            78
+        Action::Test(_) | Action::Run => serve(options),
+    }
+}
+
+/// php-fpm's default configuration file on Debian 12.
+pub const DEFAULT_CONFIG: &str = "/etc/php/8.2/fpm/php-fpm.conf";
+
+/// The PHP start-up options: `-c`, `-n`, `-d`, then the pool's `php_value[]`-style
+/// settings (applied once at start-up: with one pool they are the pool's).
+#[cfg(feature = "php")]
+fn php_options(options: &Options, pool_values: &[(String, String, bool)]) -> crate::ffi::sapi::PhpOptions {
+    let mut defines = options.defines.clone();
+    defines.extend(pool_values.iter().map(|(name, value, _)| format!("{name}={value}")));
+    crate::ffi::sapi::PhpOptions { ini_path: options.php_ini.clone(), ini_ignore: options.no_php_ini, defines }
+}
+
+/// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.
+#[cfg(feature = "php")]
+fn serve(options: &Options) -> i32 {
+    use crate::config;
+    use crate::log::{self, Level};
+    let path = options.fpm_config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let failed = |e: &config::ConfigError| {
+        log::write(e.level, format_args!("{}", e.message));
+        log::write(Level::Error, format_args!("{}", e.stage.summary(&path)));
+        log::write(Level::Error, format_args!("FPM initialization failed"));
+        78
+    };
+    let mut config = match config::load(&path, options.prefix.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return failed(&e),
+    };
+    if let Some(level) = config.global.log_level {
+        log::set_level(level);
+    }
+    if crate::sys::geteuid() == 0 && !options.allow_root {
+        if let Err(e) = config.require_users() {
+            return failed(&e);
+        }
+    }
+    if let Action::Test(n) = options.action() {
+        for (level, line) in config::test_report(&config, n >= 2) {
+            log::write(level, format_args!("{line}"));
+        }
+        log::write(Level::Notice, format_args!("configuration file {} test is successful", path.display()));
+        return 0;
+    }
+    for (level, line) in &config.messages {
+        log::write(*level, format_args!("{line}"));
+    }
+    for line in &config.notices {
+        log::write(Level::Notice, format_args!("{line}"));
+    }
+    if let Err(e) = config.runnable() {
+        log::write(Level::Error, format_args!("{e}"));
+        log::write(Level::Error, format_args!("FPM initialization failed"));
+        return 78;
+    }
+    let pool = config.pools.remove(0);
+    let php = php_options(options, &pool.php_values);
+    match crate::ffi::sapi::run(pool, &php) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::write(Level::Error, format_args!("{e}"));
+            log::write(Level::Error, format_args!("FPM initialization failed"));
+            if matches!(e, crate::master::RunError::Config(_)) { 78 } else { 70 }
         }
     }
 }

@@ -396,6 +396,73 @@ pub fn uid_by_name(name: &str) -> io::Result<u32> {
     }
 }
 
+/// The uid and primary gid of user `name` (or a numeric uid, whose primary group is
+/// looked up when the user exists, else the same number).
+pub fn user_ids(name: &str) -> io::Result<(u32, u32)> {
+    let by_uid = name.parse::<u32>().ok();
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: as in uid_by_name; getpwuid_r is the same contract keyed by uid.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = match by_uid {
+            Some(uid) => libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result),
+            None => libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result),
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        match (result.is_null(), by_uid) {
+            (false, _) => Ok((pwd.pw_uid, pwd.pw_gid)),
+            (true, Some(uid)) => Ok((uid, uid)),
+            (true, None) => Err(io::Error::new(io::ErrorKind::NotFound, format!("cannot get uid for user '{name}'"))),
+        }
+    }
+}
+
+/// Effective uid of this process.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Drops root for a worker: supplementary groups of `user` (or none), then the group,
+/// then the user — in that order, since after setuid() the others are no longer allowed.
+pub fn switch_user(user: Option<(&str, u32)>, gid: u32) -> io::Result<()> {
+    let name = user.map(|(name, _)| std::ffi::CString::new(name)).transpose().map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: plain integers, and a NUL-terminated name that lives across the call.
+    unsafe {
+        match &name {
+            Some(name) => check(libc::initgroups(name.as_ptr(), gid))?,
+            None => check(libc::setgroups(0, std::ptr::null()))?,
+        };
+        check(libc::setgid(gid))?;
+        if let Some((_, uid)) = user {
+            check(libc::setuid(uid))?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the whole process environment by `vars` (php-fpm's `clear_env` + `env[]`).
+/// Only for a freshly forked, single-threaded worker: the environment is process-global
+/// and not synchronised with other threads.
+pub fn replace_environment(vars: &[(String, String)]) {
+    let current: Vec<std::ffi::OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+    for key in current {
+        // SAFETY: the worker is single-threaded here (right after fork), so nothing
+        // reads the environment concurrently.
+        unsafe { std::env::remove_var(key) };
+    }
+    for (k, v) in vars {
+        if !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0') {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(k, v) };
+        }
+    }
+}
+
 /// The gid of group `name` (or `name` itself when numeric).
 pub fn gid_by_name(name: &str) -> io::Result<u32> {
     if let Ok(gid) = name.parse() {

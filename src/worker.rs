@@ -77,6 +77,46 @@ pub struct PoolRuntime {
     pub allowed: AllowedClients,
     /// What `GET_VALUES` answers: the pool's real capacity.
     pub values: ManagementValues,
+    /// What a worker becomes after the fork: user, directory, environment.
+    pub setup: WorkerSetup,
+}
+
+/// What a freshly forked worker applies before it serves anything, resolved by the
+/// master (which can still read /etc/passwd and knows its own environment).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerSetup {
+    /// Switch to this group and, when `Some`, this user (name and uid): php-fpm's
+    /// `user`/`group`, applied only when the master runs as root.
+    pub identity: Option<(Option<(String, u32)>, u32)>,
+    /// `chdir`.
+    pub chdir: Option<std::path::PathBuf>,
+    /// The whole environment (`clear_env = yes` + `env[]`), or `None` to keep the
+    /// master's with `env[]` added.
+    pub environment: Vec<(String, String)>,
+    /// Whether `environment` replaces the inherited one (`clear_env`).
+    pub clear_env: bool,
+}
+
+impl WorkerSetup {
+    /// Applies the setup in the worker process: directory first (it may be readable by
+    /// root only), then the identity, then the environment.
+    pub fn apply(&self) -> Result<(), String> {
+        if let Some(dir) = &self.chdir {
+            std::env::set_current_dir(dir).map_err(|e| format!("chdir({}) failed: {e}", dir.display()))?;
+        }
+        if let Some((user, gid)) = &self.identity {
+            sys::switch_user(user.as_ref().map(|(n, u)| (n.as_str(), *u)), *gid)
+                .map_err(|e| format!("failed to switch to user/group: {e}"))?;
+        }
+        if self.clear_env {
+            sys::replace_environment(&self.environment);
+        } else if !self.environment.is_empty() {
+            let mut all: Vec<(String, String)> = std::env::vars().filter(|(k, _)| !self.environment.iter().any(|(n, _)| n == k)).collect();
+            all.extend(self.environment.iter().cloned());
+            sys::replace_environment(&all);
+        }
+        Ok(())
+    }
 }
 
 /// One worker process's view of its pool and its current connection.
@@ -103,6 +143,11 @@ impl<'p> Worker<'p> {
     /// The pool's name.
     pub fn pool_name(&self) -> &str {
         &self.pool.config.name
+    }
+
+    /// The pool's configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.pool.config
     }
 
     /// Blocks until the next request, or returns `None` when the worker must exit

@@ -78,8 +78,8 @@ fn some_path(v: &str) -> Option<PathBuf> {
 pub const DIRECTIVES: &[Directive<Pool>] = &[
     row("name", Text, |c, v| put(&mut c.name, v.to_string()), Some("www"), ApiOnly),
     row("prefix", Text, |c, v| put(&mut c.prefix, some_path(v)), None, NotYet),
-    row("user", Text, |c, v| put(&mut c.user, Some(v.to_string())), None, NotYet),
-    row("group", Text, |c, v| put(&mut c.group, Some(v.to_string())), None, NotYet),
+    row("user", Text, |c, v| put(&mut c.user, Some(v.to_string())), None, InEffect),
+    row("group", Text, |c, v| put(&mut c.group, Some(v.to_string())), None, InEffect),
     row("listen", Text, |c, v| put(&mut c.listen, some_text(v)), None, InEffect),
     row(
         "listen.backlog",
@@ -180,7 +180,7 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
     row("rlimit_files", Typed, |c, v| put(&mut c.rlimit_files, parse_rlimit_files(v)?), Some("0"), NotYet),
     row("rlimit_core", Typed, |c, v| put(&mut c.rlimit_core, parse_rlimit_core(v)?), Some("0"), NotYet),
     row("chroot", Text, |c, v| put(&mut c.chroot, some_path(v)), None, NotYet),
-    row("chdir", Text, |c, v| put(&mut c.chdir, some_path(v)), None, NotYet),
+    row("chdir", Text, |c, v| put(&mut c.chdir, some_path(v)), None, InEffect),
     row(
         "catch_workers_output",
         Typed,
@@ -195,13 +195,13 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         Some("yes"),
         NotYet,
     ),
-    row("clear_env", Typed, |c, v| put(&mut c.clear_env, parse_bool(v)?), Some("yes"), NotYet),
+    row("clear_env", Typed, |c, v| put(&mut c.clear_env, parse_bool(v)?), Some("yes"), InEffect),
     row(
         "security.limit_extensions",
         Text,
         |c, v| put(&mut c.security_limit_extensions, blank_list(v)),
         Some(".php .phar"),
-        NotYet,
+        InEffect,
     ),
     row("apparmor_hat", Text, |c, v| put(&mut c.apparmor_hat, Some(v.to_string())), None, NotYet),
     // sfpm's own directives.
@@ -296,11 +296,16 @@ pub fn find(name: &str, api: bool) -> Option<&'static Directive<Pool>> {
     {
         return Some(d);
     }
-    ARRAYS.contains(&name).then_some(&ARRAY_STUB)
+    match name {
+        "env[]" | "php_value[]" | "php_admin_value[]" | "php_flag[]" | "php_admin_flag[]" => Some(&ARRAY_IN_EFFECT),
+        _ => ARRAYS.contains(&name).then_some(&ARRAY_NOT_YET),
+    }
 }
 
-/// Stands for the array directives in status look-ups.
-static ARRAY_STUB: Directive<Pool> = row("[]", Text, |_, _| Ok(()), None, NotYet);
+/// Stand for the array directives in status look-ups: the ones the server applies...
+static ARRAY_IN_EFFECT: Directive<Pool> = row("[]", Text, |_, _| Ok(()), None, InEffect);
+/// ...and the ones it does not yet (`access.suppress_path[]`).
+static ARRAY_NOT_YET: Directive<Pool> = row("[]", Text, |_, _| Ok(()), None, NotYet);
 
 fn set_listen_mode(c: &mut Pool, v: &str) -> Result<(), String> {
     // Empty keeps the default, as php-fpm tests `listen_mode && *listen_mode`.
@@ -362,6 +367,7 @@ mod tests {
         assert!(find("process_control_timeout", false).is_none());
         assert!(find("name", false).is_none());
         assert_eq!(find("PM.MAX_CHILDREN", false).map(|d| d.name), Some("pm.max_children"));
-        assert_eq!(find("php_value[]", false).map(|d| d.status), Some(NotYet));
+        assert_eq!(find("php_value[]", false).map(|d| d.status), Some(InEffect));
+        assert_eq!(find("access.suppress_path[]", false).map(|d| d.status), Some(NotYet));
     }
 }

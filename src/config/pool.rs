@@ -1029,12 +1029,13 @@ mod tests {
         c.set("pm.status_path", "/status").unwrap();
         c.set("listen.setfib", "2").unwrap();
         c.set_array("php_value", "x", "1").unwrap();
+        c.set_array("access.suppress_path", "", "/ping").unwrap();
         assert_eq!(
             c.not_in_effect(),
             [
                 "[pool www] 'pm.status_path' is accepted but not yet in effect",
                 "[pool www] 'listen.setfib' is accepted but has no effect on this system",
-                "[pool www] 'php_value[]' is accepted but not yet in effect",
+                "[pool www] 'access.suppress_path[]' is accepted but not yet in effect",
             ]
         );
     }

@@ -85,18 +85,16 @@ fn set_entry<'a>(entries: &mut Vec<(&'a [u8], &'a [u8])>, name: &'a [u8], value:
     }
 }
 
-/// php-fpm's default `security.limit_extensions`.
-const LIMIT_EXTENSIONS: &[&str] = &[".php", ".phar"];
-
 /// `security.limit_extensions`: the path must end with a listed suffix and be longer
 /// than it (`.php` alone is no script). Case-sensitive, as php-fpm.
-fn extension_allowed(script: &[u8], allowed: &[&str]) -> bool {
-    allowed.is_empty() || allowed.iter().any(|ext| script.len() > ext.len() && script.ends_with(ext.as_bytes()))
+fn extension_allowed(script: &[u8], allowed: &[impl AsRef<str>]) -> bool {
+    allowed.is_empty()
+        || allowed.iter().map(AsRef::as_ref).any(|ext| script.len() > ext.len() && script.ends_with(ext.as_bytes()))
 }
 
 impl CgiStore {
     /// Computes the CGI view of `request`; the returned struct points into `self`.
-    fn build(&mut self, request: &Request<'_>, settings: &Settings) -> sfpm_cgi {
+    fn build(&mut self, request: &Request<'_>, settings: &Settings, limit_extensions: &[String]) -> sfpm_cgi {
         let params = request.params();
         let info = request_info::init_request_info(params, settings, &RealFileSystem);
 
@@ -137,7 +135,7 @@ impl CgiStore {
         self.request_uri = info.request_uri.and_then(|s| CString::new(s).ok());
         let action = match &self.script {
             None => sfpm_cgi_action::SFPM_CGI_NOT_FOUND,
-            Some(s) if !extension_allowed(s.as_bytes(), LIMIT_EXTENSIONS) => sfpm_cgi_action::SFPM_CGI_ACCESS_DENIED,
+            Some(s) if !extension_allowed(s.as_bytes(), limit_extensions) => sfpm_cgi_action::SFPM_CGI_ACCESS_DENIED,
             Some(_) => sfpm_cgi_action::SFPM_CGI_RUN,
         };
         sfpm_cgi {
@@ -176,8 +174,8 @@ pub extern "C" fn sfpm_request_cgi(
             doc_root: doc_root.filter(|d| !d.is_empty()).map(|d| d.to_bytes().to_vec()),
         };
         let handle: &mut WorkerHandle<'_> = try_arg!(handle::lent(request));
-        let (request, store) = try_arg!(handle.request_and_cgi_store());
-        out.write(store.build(&request, &settings));
+        let (extensions, request, store) = try_arg!(handle.cgi_parts());
+        out.write(store.build(&request, &settings, &extensions));
         sfpm_result::SFPM_OK
     }
 }
@@ -191,6 +189,9 @@ fn optional_c_str<'a>(ptr: *const c_char) -> Option<Option<&'a CStr>> {
 mod tests {
     use super::*;
 
+    /// php-fpm's default `security.limit_extensions`.
+    const LIMIT_EXTENSIONS: &[&str] = &[".php", ".phar"];
+
     #[test]
     fn limit_extensions_as_php_fpm() {
         assert!(extension_allowed(b"/w/x.php", LIMIT_EXTENSIONS));
@@ -198,6 +199,6 @@ mod tests {
         assert!(!extension_allowed(b"/w/x.PHP", LIMIT_EXTENSIONS), "case-sensitive");
         assert!(!extension_allowed(b".php", LIMIT_EXTENSIONS), "the suffix alone is no script");
         assert!(!extension_allowed(b"/w/x.txt", LIMIT_EXTENSIONS));
-        assert!(extension_allowed(b"/w/x.txt", &[]), "an empty list allows everything");
+        assert!(extension_allowed(b"/w/x.txt", &[] as &[&str]), "an empty list allows everything");
     }
 }

@@ -189,6 +189,7 @@ trait Serving {
     fn next_request(&mut self) -> bool;
     fn request(&mut self) -> Option<Request<'_>>;
     fn pool_name(&self) -> &str;
+    fn config(&self) -> &crate::config::PoolConfig;
 }
 
 impl Serving for Worker<'_> {
@@ -200,6 +201,9 @@ impl Serving for Worker<'_> {
     }
     fn pool_name(&self) -> &str {
         Worker::pool_name(self)
+    }
+    fn config(&self) -> &crate::config::PoolConfig {
+        Worker::config(self)
     }
 }
 
@@ -260,10 +264,12 @@ impl<'w> WorkerHandle<'w> {
         Some(&self.peer)
     }
 
-    /// The open request and the storage for its CGI view.
-    pub(super) fn request_and_cgi_store(&mut self) -> Option<(Request<'_>, &mut super::cgi::CgiStore)> {
+    /// The pool's `security.limit_extensions`, the open request, and the storage for
+    /// its CGI view.
+    pub(super) fn cgi_parts(&mut self) -> Option<(Vec<String>, Request<'_>, &mut super::cgi::CgiStore)> {
+        let extensions = self.worker.config().security_limit_extensions.clone();
         let request = self.worker.request()?;
-        Some((request, &mut self.cgi))
+        Some((extensions, request, &mut self.cgi))
     }
 
     /// The worker's pool name.

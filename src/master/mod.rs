@@ -14,7 +14,7 @@ use crate::fastcgi::ManagementValues;
 use crate::listen::{self, AllowedClients, ListenOptions, Listener};
 use crate::log::Level;
 use crate::sys::{self, ExitStatus, Forked, WakePipe};
-use crate::worker::{Handler, PoolRuntime, Worker};
+use crate::worker::{Handler, PoolRuntime, Worker, WorkerSetup};
 use children::Children;
 use scoreboard::Scoreboard;
 use std::fmt;
@@ -85,7 +85,34 @@ pub fn prepare_pool(config: PoolConfig) -> Result<PoolRuntime, RunError> {
     let children = config.max_children.unwrap_or(1);
     // Truthful for the whole pool: it serves max_children requests at once, one each.
     let values = ManagementValues { max_conns: children, max_reqs: children, mpxs_conns: false };
-    Ok(PoolRuntime { config, listener, allowed, values })
+    let setup = worker_setup(&config)?;
+    Ok(PoolRuntime { config, listener, allowed, values, setup })
+}
+
+/// Resolves what each worker becomes: php-fpm's `user`, `group`, `chdir`, `clear_env`
+/// and `env[]`. User and group take effect only when the master runs as root, as in
+/// php-fpm (which logs that they are ignored otherwise).
+fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
+    let name = &config.name;
+    let identity = if sys::geteuid() != 0 {
+        if config.user.is_some() || config.group.is_some() {
+            crate::log!(Notice, "[pool {name}] 'user' directive is ignored when FPM is not running as root");
+        }
+        None
+    } else {
+        let user = match &config.user {
+            Some(user) => Some((user.clone(), sys::user_ids(user).map_err(|e| RunError::Config(format!("[pool {name}] {e}")))?)),
+            None => None,
+        };
+        let gid = match (&config.group, &user) {
+            (Some(group), _) => Some(sys::gid_by_name(group).map_err(|e| RunError::Config(format!("[pool {name}] {e}")))?),
+            (None, Some((_, (_, primary)))) => Some(*primary),
+            (None, None) => None,
+        };
+        gid.map(|gid| (user.map(|(n, (uid, _))| (n, uid)), gid))
+    };
+    let environment = config.worker_env(&|var| std::env::var(var).ok());
+    Ok(WorkerSetup { identity, chdir: config.chdir.clone(), environment, clear_env: config.clear_env })
 }
 
 /// Runs one pool until `SIGTERM`, `SIGINT` or `SIGQUIT`: the whole server.
@@ -290,6 +317,10 @@ fn worker_process<H: Handler>(
     sys::enter_worker_mode(pool.listener.as_raw_fd());
     let Some(slot) = scoreboard.slot(slot) else { return 1 };
     slot.begin(sys::getpid());
+    if let Err(e) = pool.setup.apply() {
+        crate::log!(Error, "[pool {}] {e}", pool.config.name);
+        return 1;
+    }
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = Worker::new(pool, slot);
         handler.worker_init(&mut worker)?;
