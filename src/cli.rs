@@ -253,14 +253,53 @@ fn serve(options: &Options) -> i32 {
     }
     let pool = config.pools.remove(0);
     let php = php_options(options, &pool.php_values);
-    match crate::ffi::sapi::run(pool, &php) {
+    if let Err(e) = start_up(options, &config.global) {
+        log::write(Level::Error, format_args!("{e}"));
+        log::write(Level::Error, format_args!("FPM initialization failed"));
+        return 78;
+    }
+    let pid_file = options.pid.clone().or_else(|| config.global.pid.clone());
+    if let Some(path) = &pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", crate::sys::getpid())) {
+            log::write(Level::Error, format_args!("Unable to create the PID file ({}).: {e}", path.display()));
+            return 78;
+        }
+    }
+    let code = match crate::ffi::sapi::run(pool, &php) {
         Ok(()) => 0,
         Err(e) => {
             log::write(Level::Error, format_args!("{e}"));
             log::write(Level::Error, format_args!("FPM initialization failed"));
             if matches!(e, crate::master::RunError::Config(_)) { 78 } else { 70 }
         }
+    };
+    if let Some(path) = &pid_file {
+        let _ = std::fs::remove_file(path);
     }
+    code
+}
+
+/// Where the master's log goes, and whether it goes to the background, as php-fpm
+/// decides: `daemonize` (or `-D`/`-F`); the `error_log` file when daemonized or when
+/// standard error is not a terminal, unless `-O`. One difference: without an explicit
+/// `error_log`, sfpm keeps logging to standard error (containers and tests read it there)
+/// instead of php-fpm's default `/var/log/php-fpm.log`.
+#[cfg(feature = "php")]
+fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(), String> {
+    use crate::config::ErrorLog;
+    let daemonize = options.daemonize.unwrap_or(global.daemonize);
+    let to_file = daemonize || (!options.force_stderr && !crate::sys::stderr_is_tty());
+    if to_file && global.explicit.contains(&"error_log") {
+        match &global.error_log {
+            ErrorLog::File(path) => crate::sys::redirect_stderr(path)
+                .map_err(|e| format!("failed to open error_log ({}): {e}", path.display()))?,
+            ErrorLog::Syslog => crate::log!(Notice, "error_log = syslog is not supported yet; logging to standard error"),
+        }
+    }
+    if daemonize {
+        crate::sys::daemonize(78).map_err(|e| format!("failed to daemonize: {e}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "php"))]

@@ -371,6 +371,85 @@ pub fn local_time(unix_seconds: i64) -> (i32, u32, u32, u32, u32, u32) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Daemonizing.
+
+/// Write end of the pipe a daemonized master reports readiness on, or -1.
+static READY_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Goes to the background as php-fpm does: fork; the parent waits until the child
+/// reports readiness ([`notify_ready`]) and exits 0, or exits `failure_code` if the child
+/// dies first. The child starts a new session and points standard input and output to
+/// /dev/null. Returns in the child only.
+pub fn daemonize(failure_code: i32) -> io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    match fork()? {
+        Forked::Parent(_) => {
+            // SAFETY: closing our copy of the write end, then a blocking read of one byte
+            // into a local; EOF (the child died) reads 0.
+            unsafe {
+                libc::close(fds[1]);
+                let mut byte = 0u8;
+                let n = loop {
+                    let n = libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                    if n >= 0 || *libc::__errno_location() != libc::EINTR {
+                        break n;
+                    }
+                };
+                libc::_exit(if n == 1 && byte == b'1' { 0 } else { failure_code });
+            }
+        }
+        Forked::Child => {
+            // SAFETY: closing the read end we do not use; setsid detaches from the
+            // terminal; the /dev/null descriptor is checked and duplicated onto 0 and 1.
+            unsafe {
+                libc::close(fds[0]);
+                check(libc::setsid())?;
+                let null = check(libc::open(c"/dev/null".as_ptr(), libc::O_RDWR))?;
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+                if null > 2 {
+                    libc::close(null);
+                }
+            }
+            READY_FD.store(fds[1], Ordering::SeqCst);
+            Ok(())
+        }
+    }
+}
+
+/// Tells the waiting parent of [`daemonize`] that the server is up (once; a no-op when
+/// not daemonized).
+pub fn notify_ready() {
+    let fd = READY_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: writing one byte from a constant, then closing our descriptor.
+        unsafe {
+            libc::write(fd, b"1".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+}
+
+/// Sends standard error to `path` (opened for appending, created with mode 0600 as
+/// php-fpm's error log), so every later log line, from the master and from workers,
+/// lands there.
+pub fn redirect_stderr(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    // SAFETY: both descriptors are open; dup2 replaces fd 2 atomically.
+    check(unsafe { libc::dup2(file.as_raw_fd(), 2) })?;
+    Ok(())
+}
+
+/// True when standard error is a terminal.
+pub fn stderr_is_tty() -> bool {
+    // SAFETY: isatty takes a plain descriptor number.
+    unsafe { libc::isatty(2) == 1 }
+}
+
+// ---------------------------------------------------------------------------------------
 // Users and groups.
 
 /// The uid of user `name` (or `name` itself when numeric).

@@ -215,8 +215,8 @@ use Status::{InEffect, NotYet};
 
 /// Every `[global]` directive.
 pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
-    row("pid", Text, |c, v| put(&mut c.pid, Some(PathBuf::from(v))), None, NotYet),
-    row("error_log", Text, |c, v| put(&mut c.error_log, parse_error_log(v)), Some(DEFAULT_ERROR_LOG), NotYet),
+    row("pid", Text, |c, v| put(&mut c.pid, Some(PathBuf::from(v))), None, InEffect),
+    row("error_log", Text, |c, v| put(&mut c.error_log, parse_error_log(v)), Some(DEFAULT_ERROR_LOG), InEffect),
     row("syslog.ident", Text, |c, v| put(&mut c.syslog_ident, v.to_string()), Some("php-fpm"), NotYet),
     row(
         "syslog.facility",
@@ -251,7 +251,7 @@ pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
     ),
     row("process.max", Typed, set_process_max, Some("0"), NotYet),
     row("process.priority", Typed, |c, v| put(&mut c.process_priority, Some(parse_int(v)?)), None, NotYet),
-    row("daemonize", Typed, |c, v| put(&mut c.daemonize, parse_bool(v)?), Some("yes"), NotYet),
+    row("daemonize", Typed, |c, v| put(&mut c.daemonize, parse_bool(v)?), Some("yes"), InEffect),
     row("rlimit_files", Typed, |c, v| put(&mut c.rlimit_files, parse_rlimit_files(v)?), Some("0"), NotYet),
     row("rlimit_core", Typed, |c, v| put(&mut c.rlimit_core, parse_rlimit_core(v)?), Some("0"), NotYet),
     row(

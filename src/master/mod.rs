@@ -141,6 +141,7 @@ fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) 
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
     master.spawn_due(handler);
     crate::log!(Notice, "ready to handle connections");
+    sys::notify_ready();
     while !master.is_done() {
         wake.wait(master.next_wakeup()).map_err(io_error("poll()"))?;
         master.tick(handler);
