@@ -16,6 +16,8 @@ packages=(
     nginx apache2 lighttpd caddy
     # tools: cgi-fcgi client, HTTP client, syscall counting, memory checks
     libfcgi-bin curl strace valgrind
+    # benchmarks: an HTTP load generator
+    wrk
 )
 
 min_rust=1.85 # edition 2024
