@@ -36,9 +36,11 @@ test: deps
 	bash scripts/check-install.sh
 	bash scripts/cargo-test.sh
 
-# Until the server exists: decode a sample nginx FastCGI request and an SCGI request.
-run: build
-	cargo run --release --example decode
+# The example guestbook (examples/app) on http://127.0.0.1:8080/ (or the next free port; PORT=
+# picks the first to try): sfpm (release build) behind nginx, both started from generated configs
+# in target/run/ and stopped by Ctrl-C. scripts/run.sh installs deps and builds first.
+run:
+	bash scripts/run.sh
 
 bench: deps
 	cargo bench --bench parse

@@ -10,8 +10,9 @@ set -euo pipefail
 packages=(
     # build: the crate, the C shim (cc), bindgen (libclang)
     build-essential pkg-config clang libclang-dev python3
-    # PHP: libphp for the SAPI, headers/php-config, the reference php-fpm for differential tests
-    libphp8.2-embed php8.2-dev php8.2-cli php8.2-opcache php8.2-fpm php8.2-sqlite3
+    # PHP: libphp for the SAPI, headers/php-config, the reference php-fpm for differential tests,
+    # pdo_sqlite and mbstring for the example app (examples/app, `make run`)
+    libphp8.2-embed php8.2-dev php8.2-cli php8.2-opcache php8.2-fpm php8.2-sqlite3 php8.2-mbstring
     # front ends for integration tests
     nginx apache2 lighttpd caddy
     # tools: cgi-fcgi client, HTTP client, syscall counting, memory checks

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+pub mod nginx;
+
 use std::fs;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
