@@ -99,7 +99,10 @@ mod php {
             cc.flag(flag);
         }
         // PHP's headers are not -Wextra clean; the shim itself is -Wall -Werror clean.
-        cc.flag("-Wall").flag("-Werror").flag("-Wno-unused-parameter").flag("-Wno-missing-field-initializers");
+        cc.flag("-Wall")
+            .flag("-Werror")
+            .flag("-Wno-unused-parameter")
+            .flag("-Wno-missing-field-initializers");
         cc.compile("sfpm_sapi");
         // Debian's libphp8.2-embed: /usr/lib/libphp8.2.so (soname libphp.so).
         println!("cargo:rustc-link-lib=dylib=php8.2");

@@ -99,10 +99,12 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 Some((name, value)) => (long_to_short(name)?, Some(value.to_string())),
                 None => (long_to_short(long)?, None),
             },
-            None => match arg.strip_prefix('-').and_then(|s| s.chars().next().map(|c| (c, &s[c.len_utf8()..]))) {
-                Some((c, rest)) => (c, (!rest.is_empty()).then(|| rest.to_string())),
-                None => return Err(format!("unexpected argument '{arg}'")),
-            },
+            None => {
+                match arg.strip_prefix('-').and_then(|s| s.chars().next().map(|c| (c, &s[c.len_utf8()..]))) {
+                    Some((c, rest)) => (c, (!rest.is_empty()).then(|| rest.to_string())),
+                    None => return Err(format!("unexpected argument '{arg}'")),
+                }
+            }
         };
         let mut value = || -> Result<String, String> {
             if let Some(v) = glued.clone() {
@@ -206,7 +208,11 @@ pub const DEFAULT_CONFIG: &str = "/etc/php/8.2/fpm/php-fpm.conf";
 fn php_options(options: &Options, pool_values: &[(String, String, bool)]) -> crate::ffi::sapi::PhpOptions {
     let mut defines = options.defines.clone();
     defines.extend(pool_values.iter().map(|(name, value, _)| format!("{name}={value}")));
-    crate::ffi::sapi::PhpOptions { ini_path: options.php_ini.clone(), ini_ignore: options.no_php_ini, defines }
+    crate::ffi::sapi::PhpOptions {
+        ini_path: options.php_ini.clone(),
+        ini_ignore: options.no_php_ini,
+        defines,
+    }
 }
 
 /// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.
@@ -261,7 +267,10 @@ fn serve(options: &Options) -> i32 {
     let pid_file = options.pid.clone().or_else(|| config.global.pid.clone());
     if let Some(path) = &pid_file {
         if let Err(e) = std::fs::write(path, format!("{}\n", crate::sys::getpid())) {
-            log::write(Level::Error, format_args!("Unable to create the PID file ({}).: {e}", path.display()));
+            log::write(
+                Level::Error,
+                format_args!("Unable to create the PID file ({}).: {e}", path.display()),
+            );
             return 78;
         }
     }
@@ -293,7 +302,9 @@ fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(
         match &global.error_log {
             ErrorLog::File(path) => crate::sys::redirect_stderr(path)
                 .map_err(|e| format!("failed to open error_log ({}): {e}", path.display()))?,
-            ErrorLog::Syslog => crate::log!(Notice, "error_log = syslog is not supported yet; logging to standard error"),
+            ErrorLog::Syslog => {
+                crate::log!(Notice, "error_log = syslog is not supported yet; logging to standard error")
+            }
         }
     }
     if daemonize {
@@ -318,7 +329,8 @@ mod tests {
 
     #[test]
     fn php_fpm_flags() {
-        let o = parse(&args("-y /etc/fpm.conf -c /etc/php.ini -d a=1 -dmemory_limit=1G -F -O -R -p /usr")).unwrap();
+        let o = parse(&args("-y /etc/fpm.conf -c /etc/php.ini -d a=1 -dmemory_limit=1G -F -O -R -p /usr"))
+            .unwrap();
         assert_eq!(o.fpm_config, Some("/etc/fpm.conf".into()));
         assert_eq!(o.php_ini.as_deref(), Some("/etc/php.ini"));
         assert_eq!(o.defines, vec!["a=1", "memory_limit=1G"]);

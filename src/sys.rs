@@ -495,7 +495,9 @@ pub fn user_ids(name: &str) -> io::Result<(u32, u32)> {
         match (result.is_null(), by_uid) {
             (false, _) => Ok((pwd.pw_uid, pwd.pw_gid)),
             (true, Some(uid)) => Ok((uid, uid)),
-            (true, None) => Err(io::Error::new(io::ErrorKind::NotFound, format!("cannot get uid for user '{name}'"))),
+            (true, None) => {
+                Err(io::Error::new(io::ErrorKind::NotFound, format!("cannot get uid for user '{name}'")))
+            }
         }
     }
 }
@@ -509,7 +511,10 @@ pub fn geteuid() -> u32 {
 /// Drops root for a worker: supplementary groups of `user` (or none), then the group,
 /// then the user — in that order, since after setuid() the others are no longer allowed.
 pub fn switch_user(user: Option<(&str, u32)>, gid: u32) -> io::Result<()> {
-    let name = user.map(|(name, _)| std::ffi::CString::new(name)).transpose().map_err(|_| io::ErrorKind::InvalidInput)?;
+    let name = user
+        .map(|(name, _)| std::ffi::CString::new(name))
+        .transpose()
+        .map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: plain integers, and a NUL-terminated name that lives across the call.
     unsafe {
         match &name {

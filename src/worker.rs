@@ -111,7 +111,8 @@ impl WorkerSetup {
         if self.clear_env {
             sys::replace_environment(&self.environment);
         } else if !self.environment.is_empty() {
-            let mut all: Vec<(String, String)> = std::env::vars().filter(|(k, _)| !self.environment.iter().any(|(n, _)| n == k)).collect();
+            let mut all: Vec<(String, String)> =
+                std::env::vars().filter(|(k, _)| !self.environment.iter().any(|(n, _)| n == k)).collect();
             all.extend(self.environment.iter().cloned());
             sys::replace_environment(&all);
         }
@@ -611,7 +612,8 @@ impl Channel {
     /// Parses the body bytes already buffered, discarding them, without reading the
     /// socket: stops when the buffer is used up or both body streams are complete.
     fn skip_buffered_body(&mut self) {
-        while self.start < self.end && self.request.as_ref().is_some_and(|r| !(r.stdin_done && r.data_done) && !r.aborted) {
+        let body_open = |r: &OpenRequest| !r.aborted && !(r.stdin_done && r.data_done);
+        while self.start < self.end && self.request.as_ref().is_some_and(body_open) {
             self.pending = 0..0;
             if self.advance_body().is_err() {
                 self.mark_aborted();

@@ -297,7 +297,9 @@ pub fn find(name: &str, api: bool) -> Option<&'static Directive<Pool>> {
         return Some(d);
     }
     match name {
-        "env[]" | "php_value[]" | "php_admin_value[]" | "php_flag[]" | "php_admin_flag[]" => Some(&ARRAY_IN_EFFECT),
+        "env[]" | "php_value[]" | "php_admin_value[]" | "php_flag[]" | "php_admin_flag[]" => {
+            Some(&ARRAY_IN_EFFECT)
+        }
         _ => ARRAYS.contains(&name).then_some(&ARRAY_NOT_YET),
     }
 }

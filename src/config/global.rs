@@ -216,7 +216,13 @@ use Status::{InEffect, NotYet};
 /// Every `[global]` directive.
 pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
     row("pid", Text, |c, v| put(&mut c.pid, Some(PathBuf::from(v))), None, InEffect),
-    row("error_log", Text, |c, v| put(&mut c.error_log, parse_error_log(v)), Some(DEFAULT_ERROR_LOG), InEffect),
+    row(
+        "error_log",
+        Text,
+        |c, v| put(&mut c.error_log, parse_error_log(v)),
+        Some(DEFAULT_ERROR_LOG),
+        InEffect,
+    ),
     row("syslog.ident", Text, |c, v| put(&mut c.syslog_ident, v.to_string()), Some("php-fpm"), NotYet),
     row(
         "syslog.facility",

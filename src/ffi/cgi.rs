@@ -89,7 +89,10 @@ fn set_entry<'a>(entries: &mut Vec<(&'a [u8], &'a [u8])>, name: &'a [u8], value:
 /// than it (`.php` alone is no script). Case-sensitive, as php-fpm.
 fn extension_allowed(script: &[u8], allowed: &[impl AsRef<str>]) -> bool {
     allowed.is_empty()
-        || allowed.iter().map(AsRef::as_ref).any(|ext| script.len() > ext.len() && script.ends_with(ext.as_bytes()))
+        || allowed
+            .iter()
+            .map(AsRef::as_ref)
+            .any(|ext| script.len() > ext.len() && script.ends_with(ext.as_bytes()))
 }
 
 impl CgiStore {
@@ -127,7 +130,12 @@ impl CgiStore {
         let base = self.bytes.as_ptr();
         self.vars = offsets
             .into_iter()
-            .map(|(n, nl, v, vl)| sfpm_cgi_var { name: base.wrapping_add(n), name_len: nl, value: base.wrapping_add(v), value_len: vl })
+            .map(|(n, nl, v, vl)| sfpm_cgi_var {
+                name: base.wrapping_add(n),
+                name_len: nl,
+                value: base.wrapping_add(v),
+                value_len: vl,
+            })
             .collect();
 
         // A NUL inside a path would make C see a different file than we checked.
@@ -135,13 +143,17 @@ impl CgiStore {
         self.request_uri = info.request_uri.and_then(|s| CString::new(s).ok());
         let action = match &self.script {
             None => sfpm_cgi_action::SFPM_CGI_NOT_FOUND,
-            Some(s) if !extension_allowed(s.as_bytes(), limit_extensions) => sfpm_cgi_action::SFPM_CGI_ACCESS_DENIED,
+            Some(s) if !extension_allowed(s.as_bytes(), limit_extensions) => {
+                sfpm_cgi_action::SFPM_CGI_ACCESS_DENIED
+            }
             Some(_) => sfpm_cgi_action::SFPM_CGI_RUN,
         };
         sfpm_cgi {
             action,
             script: match action {
-                sfpm_cgi_action::SFPM_CGI_RUN => self.script.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+                sfpm_cgi_action::SFPM_CGI_RUN => {
+                    self.script.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
+                }
                 _ => std::ptr::null(),
             },
             request_uri: self.request_uri.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),

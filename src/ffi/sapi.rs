@@ -71,7 +71,8 @@ pub fn print(what: PhpPrint, options: &PhpOptions) -> bool {
 
 /// Runs the pool with PHP as its handler until the server stops.
 pub fn run(config: crate::config::PoolConfig, options: &PhpOptions) -> Result<(), crate::master::RunError> {
-    let c = COptions::new(options).ok_or_else(|| crate::master::RunError::Config("a PHP option contains a NUL byte".into()))?;
+    let c = COptions::new(options)
+        .ok_or_else(|| crate::master::RunError::Config("a PHP option contains a NUL byte".into()))?;
     let mut handler = std::mem::MaybeUninit::<sfpm_handler>::zeroed();
     // SAFETY: the shim fills every field of the handler; `c.raw` outlives the server run
     // below, which is all the handler's userdata needs.

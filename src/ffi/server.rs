@@ -334,8 +334,12 @@ pub extern "C" fn sfpm_run(config: *const sfpm_config, handler: *const sfpm_hand
 
 /// Runs `config` with a handler made of C callbacks (the PHP SAPI's), from Rust.
 #[cfg(feature = "php")]
-pub(crate) fn run_c_handler(config: crate::config::PoolConfig, callbacks: sfpm_handler) -> Result<(), RunError> {
-    let mut handler = CHandler::new(callbacks).ok_or_else(|| RunError::Init("the C handler is incomplete".into()))?;
+pub(crate) fn run_c_handler(
+    config: crate::config::PoolConfig,
+    callbacks: sfpm_handler,
+) -> Result<(), RunError> {
+    let mut handler =
+        CHandler::new(callbacks).ok_or_else(|| RunError::Init("the C handler is incomplete".into()))?;
     master::run(config, &mut handler)
 }
 

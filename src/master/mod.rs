@@ -101,11 +101,16 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
         None
     } else {
         let user = match &config.user {
-            Some(user) => Some((user.clone(), sys::user_ids(user).map_err(|e| RunError::Config(format!("[pool {name}] {e}")))?)),
+            Some(user) => Some((
+                user.clone(),
+                sys::user_ids(user).map_err(|e| RunError::Config(format!("[pool {name}] {e}")))?,
+            )),
             None => None,
         };
         let gid = match (&config.group, &user) {
-            (Some(group), _) => Some(sys::gid_by_name(group).map_err(|e| RunError::Config(format!("[pool {name}] {e}")))?),
+            (Some(group), _) => {
+                Some(sys::gid_by_name(group).map_err(|e| RunError::Config(format!("[pool {name}] {e}")))?)
+            }
             (None, Some((_, (_, primary)))) => Some(*primary),
             (None, None) => None,
         };

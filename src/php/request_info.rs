@@ -184,7 +184,8 @@ fn map_script(
     // Apache mod_fastcgi with Action: the script is PATH_TRANSLATED, its URI REDIRECT_URL.
     let mut script_name = script_name;
     let redirect = env.get("REDIRECT_URL");
-    let mod_fastcgi = !apache && path_translated.as_ref().is_some_and(|pt| *pt != script) && redirect.is_some();
+    let mod_fastcgi =
+        !apache && path_translated.as_ref().is_some_and(|pt| *pt != script) && redirect.is_some();
     if mod_fastcgi {
         script = path_translated.clone().expect("checked");
         script_name = redirect;
@@ -319,7 +320,8 @@ fn walk_back(
 /// `proxy:fcgi://host[:port]/path[?query]` or `proxy:balancer://...` → `/path`.
 fn strip_apache_proxy(script: &[u8]) -> Option<Vec<u8>> {
     let lower = script.to_ascii_lowercase();
-    let scheme_len = [&b"proxy:fcgi://"[..], b"proxy:balancer://"].into_iter().find(|s| lower.starts_with(s))?.len();
+    let scheme_len =
+        [&b"proxy:fcgi://"[..], b"proxy:balancer://"].into_iter().find(|s| lower.starts_with(s))?.len();
     let rest = &script[scheme_len..];
     let path = &rest[rest.iter().position(|&b| b == b'/')?..];
     let path = path.split(|&b| b == b'?').next().unwrap_or(path);
@@ -345,7 +347,9 @@ fn url_decode(bytes: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            if let (Some(h), Some(l)) = (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            if let (Some(h), Some(l)) =
+                (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+            {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
@@ -396,7 +400,10 @@ mod tests {
         assert_eq!(get("PATH_TRANSLATED").as_deref(), case.path_translated, "PATH_TRANSLATED for {ctx}");
         assert_eq!(String::from_utf8_lossy(&info.php_self), case.php_self, "PHP_SELF for {ctx}");
         assert_eq!(get("SCRIPT_FILENAME").as_deref(), case.script_filename, "SCRIPT_FILENAME for {ctx}");
-        assert_eq!(info.script.as_deref().map(|s| String::from_utf8_lossy(s).into_owned()).as_deref(), case.script_filename);
+        assert_eq!(
+            info.script.as_deref().map(|s| String::from_utf8_lossy(s).into_owned()).as_deref(),
+            case.script_filename
+        );
         for name in ["ORIG_SCRIPT_NAME", "ORIG_SCRIPT_FILENAME", "ORIG_PATH_INFO", "ORIG_PATH_TRANSLATED"] {
             assert_eq!(get(name).is_some(), case.orig.contains(&name), "{name} for {ctx}: {:?}", get(name));
         }
@@ -408,7 +415,11 @@ mod tests {
         let cases = [
             // nginx with fastcgi_split_path_info
             Case {
-                params: &[("SCRIPT_FILENAME", "/w/hello.php"), ("SCRIPT_NAME", "/hello.php"), ("PATH_INFO", "/foo/bar")],
+                params: &[
+                    ("SCRIPT_FILENAME", "/w/hello.php"),
+                    ("SCRIPT_NAME", "/hello.php"),
+                    ("PATH_INFO", "/foo/bar"),
+                ],
                 script_name: Some("/hello.php"),
                 path_info: Some("/foo/bar"),
                 path_translated: None,
@@ -497,7 +508,11 @@ mod tests {
             },
             // lighttpd broken-scriptfilename
             Case {
-                params: &[("SCRIPT_FILENAME", "/w/hello.php/foo/bar"), ("SCRIPT_NAME", "/hello.php"), ("PATH_INFO", "/foo/bar")],
+                params: &[
+                    ("SCRIPT_FILENAME", "/w/hello.php/foo/bar"),
+                    ("SCRIPT_NAME", "/hello.php"),
+                    ("PATH_INFO", "/foo/bar"),
+                ],
                 script_name: Some("/hello.php"),
                 path_info: Some("/foo/bar"),
                 path_translated: Some("/w/foo/bar"),
@@ -528,7 +543,8 @@ mod tests {
 
     #[test]
     fn a_dot_dot_segment_is_not_found() {
-        let params: Params = [("SCRIPT_FILENAME", "/w/../w/hello.php"), ("DOCUMENT_ROOT", "/w")].into_iter().collect();
+        let params: Params =
+            [("SCRIPT_FILENAME", "/w/../w/hello.php"), ("DOCUMENT_ROOT", "/w")].into_iter().collect();
         let info = init_request_info(&params, &Settings::default(), &Fake);
         assert_eq!(info.script, None);
         assert!(has_dot_dot_segment(b".."));
@@ -539,7 +555,8 @@ mod tests {
 
     #[test]
     fn a_missing_script_is_not_found_and_remembered() {
-        let params: Params = [("SCRIPT_FILENAME", "/nope/x.php"), ("DOCUMENT_ROOT", "/w")].into_iter().collect();
+        let params: Params =
+            [("SCRIPT_FILENAME", "/nope/x.php"), ("DOCUMENT_ROOT", "/w")].into_iter().collect();
         let info = init_request_info(&params, &Settings::default(), &Fake);
         assert_eq!(info.script, None);
         assert_eq!(info.get(&params, b"SCRIPT_FILENAME"), None);
@@ -552,7 +569,9 @@ mod tests {
     fn fix_pathinfo_off_takes_paths_as_sent() {
         let settings = Settings { fix_pathinfo: false, ..Settings::default() };
         let params: Params =
-            [("SCRIPT_FILENAME", "/w/hello.php"), ("SCRIPT_NAME", "/hello.php"), ("PATH_INFO", "/p")].into_iter().collect();
+            [("SCRIPT_FILENAME", "/w/hello.php"), ("SCRIPT_NAME", "/hello.php"), ("PATH_INFO", "/p")]
+                .into_iter()
+                .collect();
         let info = init_request_info(&params, &settings, &Fake);
         assert_eq!(info.script.as_deref(), Some(&b"/w/hello.php"[..]));
         assert_eq!(info.request_uri.as_deref(), Some(&b"/p"[..]));
@@ -567,7 +586,9 @@ mod tests {
             for pi in ["", "/", "/A", "/AAAA"] {
                 let sf = format!("/w/hello.php/{tail}");
                 let params: Params =
-                    [("SCRIPT_FILENAME", sf.as_str()), ("PATH_INFO", pi), ("DOCUMENT_ROOT", "/w")].into_iter().collect();
+                    [("SCRIPT_FILENAME", sf.as_str()), ("PATH_INFO", pi), ("DOCUMENT_ROOT", "/w")]
+                        .into_iter()
+                        .collect();
                 let info = init_request_info(&params, &Settings::default(), &Fake);
                 assert_eq!(info.script.as_deref(), Some(&b"/w/hello.php"[..]));
                 let got = info.get(&params, b"PATH_INFO").unwrap_or_default();
