@@ -612,7 +612,7 @@ impl Channel {
     /// Parses the body bytes already buffered, discarding them, without reading the
     /// socket: stops when the buffer is used up or both body streams are complete.
     fn skip_buffered_body(&mut self) {
-        let body_open = |r: &OpenRequest| !r.aborted && !(r.stdin_done && r.data_done);
+        let body_open = |r: &OpenRequest| !(r.aborted || (r.stdin_done && r.data_done));
         while self.start < self.end && self.request.as_ref().is_some_and(body_open) {
             self.pending = 0..0;
             if self.advance_body().is_err() {
