@@ -322,7 +322,8 @@ typedef struct sfpm_cgi {
    */
   sfpm_cgi_action action;
   /*
-   The script to run, NUL-terminated; NULL unless `action` is `SFPM_CGI_RUN`.
+   The script to run (`SFPM_CGI_RUN`) or refused (`SFPM_CGI_ACCESS_DENIED`, for the
+   message naming it), NUL-terminated; NULL for `SFPM_CGI_NOT_FOUND`.
    */
   const char *script;
   /*
@@ -330,8 +331,9 @@ typedef struct sfpm_cgi {
    */
   const char *request_uri;
   /*
-   `$_SERVER`'s variables in order: `FCGI_ROLE`, the params with php-fpm's rewrites
-   (`SCRIPT_FILENAME`, `PATH_INFO`, `ORIG_*`, ...), then `PHP_SELF`.
+   `$_SERVER`'s variables in php-fpm's order: the params with php-fpm's rewrites
+   (`SCRIPT_FILENAME`, `PATH_INFO`, `ORIG_*`, ...) and `FCGI_ROLE`, newest name first,
+   then `PHP_SELF`.
    */
   const struct sfpm_cgi_var *vars;
   /*

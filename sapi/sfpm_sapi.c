@@ -64,13 +64,21 @@ PHP_INI_BEGIN()
 	STD_PHP_INI_ENTRY("fastcgi.error_header", NULL, PHP_INI_SYSTEM, OnUpdateString, error_header, sfpm_cgi_globals, cgi_globals)
 PHP_INI_END()
 
-/* The value of $_SERVER variable `name` for the current request, or NULL.
+/* How many of cgi.vars are the request's params (with php-fpm's rewrites): all but the
+   last, PHP_SELF, which php-fpm computes apart and registers in $_SERVER only — not in
+   getenv(), $_ENV (unless copied from $_SERVER) or apache_request_headers(). */
+static size_t param_count(void)
+{
+	return current && cgi.var_count > 0 ? cgi.var_count - 1 : 0;
+}
+
+/* The value of param `name` for the current request, or NULL (php-fpm's FCGI_GETENV).
    Values are NUL-terminated by the core. */
 static const char *server_var(const char *name)
 {
 	size_t len = strlen(name);
 
-	for (size_t i = 0; i < cgi.var_count; i++) {
+	for (size_t i = 0; i < param_count(); i++) {
 		const sfpm_cgi_var *v = &cgi.vars[i];
 		if (v->name_len == len && memcmp(v->name, name, len) == 0) {
 			return (const char *) v->value;
@@ -121,7 +129,7 @@ static void sfpm_flush(void *server_context)
 
 static char *sfpm_getenv(const char *name, size_t name_len)
 {
-	for (size_t i = 0; current && i < cgi.var_count; i++) {
+	for (size_t i = 0; i < param_count(); i++) {
 		const sfpm_cgi_var *v = &cgi.vars[i];
 		if (v->name_len == name_len && memcmp(v->name, name, name_len) == 0) {
 			return (char *) v->value;
@@ -222,23 +230,74 @@ static char *sfpm_read_cookies(void)
 	return (char *) server_var("HTTP_COOKIE");
 }
 
-/* PHP's own import of the process environment, which the hook below wraps. */
+/* PHP's own import of the process environment, which the hooks below wrap. */
 static void (*import_process_environment)(zval *array);
 
-/* $_SERVER (and $_ENV when variables_order has E): the worker's environment, then every
-   variable the core prepared, in order. Installed as php_import_environment_variables. */
+/* True when `which` (TRACK_VARS_ENV or _SERVER) is built, non-empty, and not `array`. */
+static bool other_track_vars(int which, zval *array)
+{
+	zval *built = &PG(http_globals)[which];
+
+	return Z_TYPE_P(built) == IS_ARRAY && Z_ARR_P(array) != Z_ARR_P(built)
+		&& zend_hash_num_elements(Z_ARRVAL_P(built)) > 0;
+}
+
+/* $_SERVER and $_ENV (variables_order E): php-fpm's cgi_php_import_environment_variables.
+   Once one of the two exists, the other is a copy of it (so $_ENV built after $_SERVER
+   has PHP_SELF, REQUEST_TIME, argv ...); otherwise the worker's environment, then the
+   params, each through the input filter (ext/filter keeps the raw values for
+   filter_input(INPUT_SERVER/INPUT_ENV)) and as a C string: php-fpm cuts a value at its
+   first NUL here. Installed as php_import_environment_variables. */
 static void sfpm_import_environment_variables(zval *array)
 {
+	int filter_arg;
+
+	if (other_track_vars(TRACK_VARS_ENV, array) || other_track_vars(TRACK_VARS_SERVER, array)) {
+		int which = other_track_vars(TRACK_VARS_ENV, array) ? TRACK_VARS_ENV : TRACK_VARS_SERVER;
+
+		zend_array_destroy(Z_ARR_P(array));
+		Z_ARR_P(array) = zend_array_dup(Z_ARR(PG(http_globals)[which]));
+		return;
+	}
 	import_process_environment(array);
-	for (size_t i = 0; current && i < cgi.var_count; i++) {
+	filter_arg = Z_TYPE(PG(http_globals)[TRACK_VARS_ENV]) == IS_ARRAY
+		&& Z_ARR_P(array) == Z_ARR(PG(http_globals)[TRACK_VARS_ENV]) ? PARSE_ENV : PARSE_SERVER;
+	for (size_t i = 0; i < param_count(); i++) {
+		const sfpm_cgi_var *v = &cgi.vars[i];
+		char *value = (char *) v->value;
+		size_t len = strlen(value);
+
+		if (sapi_module.input_filter(filter_arg, (const char *) v->name, &value, len, &len)) {
+			php_register_variable_safe((const char *) v->name, value, len, array);
+		}
+	}
+}
+
+/* getenv() without arguments: the environment, then the params unfiltered and whole
+   (php-fpm's cgi_php_load_environment_variables). Installed as
+   php_load_environment_variables. */
+static void sfpm_load_environment_variables(zval *array)
+{
+	import_process_environment(array);
+	for (size_t i = 0; i < param_count(); i++) {
 		const sfpm_cgi_var *v = &cgi.vars[i];
 		php_register_variable_safe((const char *) v->name, (const char *) v->value, v->value_len, array);
 	}
 }
 
+/* $_SERVER: the import above, then PHP_SELF (computed by the core), filtered too. */
 static void sfpm_register_variables(zval *track_vars_array)
 {
 	sfpm_import_environment_variables(track_vars_array);
+	if (current && cgi.var_count > 0) {
+		const sfpm_cgi_var *self = &cgi.vars[cgi.var_count - 1];
+		char *value = (char *) self->value;
+		size_t len = strlen(value);
+
+		if (sapi_module.input_filter(PARSE_SERVER, "PHP_SELF", &value, len, &len)) {
+			php_register_variable_safe("PHP_SELF", value, len, track_vars_array);
+		}
+	}
 }
 
 /* Sends `prefix` + `message` to the web server's log (FCGI_STDERR) when fastcgi.logging
@@ -316,19 +375,19 @@ PHP_FUNCTION(fastcgi_finish_request)
 	RETURN_TRUE;
 }
 
-/* HTTP_ACCEPT_LANGUAGE → Accept-Language, as php-fpm's apache_request_headers(). */
+/* HTTP_ACCEPT_LANGUAGE → Accept-Language, exactly as php-fpm's sapi_add_request_header():
+   the first character and each one after a '_' are kept as they are, '_' becomes '-',
+   other upper-case letters are lowered ("X__Y" → "X-_y", "x_foo" → "x-foo"). */
 static void add_request_header(zval *array, const char *name, size_t name_len, const char *value, size_t value_len)
 {
 	char *header = estrndup(name, name_len);
-	bool upper = true;
 
-	for (size_t i = 0; i < name_len; i++) {
+	for (size_t i = 1; i < name_len; i++) {
 		if (header[i] == '_') {
 			header[i] = '-';
-			upper = true;
-		} else {
-			header[i] = upper ? toupper((unsigned char) header[i]) : tolower((unsigned char) header[i]);
-			upper = false;
+			i++;
+		} else if (header[i] >= 'A' && header[i] <= 'Z') {
+			header[i] = header[i] - 'A' + 'a';
 		}
 	}
 	add_assoc_stringl_ex(array, header, name_len, value, value_len);
@@ -340,7 +399,7 @@ PHP_FUNCTION(apache_request_headers)
 	ZEND_PARSE_PARAMETERS_NONE();
 
 	array_init(return_value);
-	for (size_t i = 0; current && i < cgi.var_count; i++) {
+	for (size_t i = 0; i < param_count(); i++) {
 		const sfpm_cgi_var *v = &cgi.vars[i];
 		const char *name = (const char *) v->name;
 
@@ -412,11 +471,12 @@ static int startup(const sfpm_sapi_options *options)
 	if (options && options->ini_entries) {
 		sfpm_sapi_module.ini_entries = strdup(options->ini_entries);
 	}
-	/* Requests import the environment and the request's variables through this hook,
-	   for $_SERVER and for $_ENV alike. */
+	/* Requests import the environment and the request's variables through these hooks:
+	   $_SERVER and $_ENV, and getenv() without arguments. */
 	if (php_import_environment_variables != sfpm_import_environment_variables) {
 		import_process_environment = php_import_environment_variables;
 		php_import_environment_variables = sfpm_import_environment_variables;
+		php_load_environment_variables = sfpm_load_environment_variables;
 	}
 	if (sfpm_sapi_module.startup(&sfpm_sapi_module) == FAILURE) {
 		return -1;
@@ -477,17 +537,38 @@ static void run_script(void)
 		PUTS("File not found.\n");
 		log_to_web_server("", "Primary script unknown");
 		return;
-	case SFPM_CGI_ACCESS_DENIED:
+	case SFPM_CGI_ACCESS_DENIED: {
+		/* php-fpm's NOTICE reaches the web server through its FCGI_STDERR logger. */
+		char *message;
+
+		spprintf(&message, 0, "Access to the script '%s' has been denied (see security.limit_extensions)",
+			cgi.script ? cgi.script : "");
+		log_to_web_server("", message);
+		efree(message);
 		SG(sapi_headers).http_response_code = 403;
 		PUTS("Access denied.\n");
 		return;
+	}
 	case SFPM_CGI_RUN:
 		break;
 	}
 	/* php_fopen_primary_script() may free path_translated on failure. */
 	script = estrdup(SG(request_info).path_translated);
+	/* PHP's "Failed to open stream" warning shows errno even when the open did not set
+	   it (a directory named x.php): start clean, as php-fpm happens to, rather than
+	   show whatever the core's last system call left there. */
+	errno = 0;
 	if (php_fopen_primary_script(&file) == FAILURE) {
-		fprintf(stderr, "ERROR: Unable to open primary script: %s (%s)\n", script, strerror(errno));
+		int error = errno;
+		char *message;
+
+		/* php-fpm's ERROR goes to its log and, like every php-fpm log line of a
+		   request, to the web server (FCGI_STDERR). */
+		spprintf(&message, 0, "Unable to open primary script: %s (%s)", script, strerror(error));
+		fprintf(stderr, "ERROR: %s\n", message);
+		log_to_web_server("", message);
+		efree(message);
+		errno = error;
 		if (errno == EACCES) {
 			SG(sapi_headers).http_response_code = 403;
 			PUTS("Access denied.\n");

@@ -57,12 +57,14 @@ pub struct sfpm_cgi_var {
 pub struct sfpm_cgi {
     /// What to do.
     pub action: sfpm_cgi_action,
-    /// The script to run, NUL-terminated; NULL unless `action` is `SFPM_CGI_RUN`.
+    /// The script to run (`SFPM_CGI_RUN`) or refused (`SFPM_CGI_ACCESS_DENIED`, for the
+    /// message naming it), NUL-terminated; NULL for `SFPM_CGI_NOT_FOUND`.
     pub script: *const c_char,
     /// The script's URI (`SCRIPT_NAME` after rewrites), NUL-terminated, or NULL.
     pub request_uri: *const c_char,
-    /// `$_SERVER`'s variables in order: `FCGI_ROLE`, the params with php-fpm's rewrites
-    /// (`SCRIPT_FILENAME`, `PATH_INFO`, `ORIG_*`, ...), then `PHP_SELF`.
+    /// `$_SERVER`'s variables in php-fpm's order: the params with php-fpm's rewrites
+    /// (`SCRIPT_FILENAME`, `PATH_INFO`, `ORIG_*`, ...) and `FCGI_ROLE`, newest name first,
+    /// then `PHP_SELF`.
     pub vars: *const sfpm_cgi_var,
     /// How many `vars` there are.
     pub var_count: usize,
@@ -113,6 +115,12 @@ impl CgiStore {
                 None => entries.retain(|(n, _)| *n != &name[..]),
             }
         }
+        // php-fpm keeps params in a hash whose list is walked newest first: a new name
+        // goes to the front, a replaced value keeps its place, a removed name is skipped
+        // (main/fastcgi.c, fcgi_hash_set/fcgi_hash_del/fcgi_loadenv). So $_SERVER and
+        // getallheaders() list the names in reverse order of first appearance, FCGI_ROLE
+        // last and rewrites such as ORIG_SCRIPT_FILENAME first.
+        entries.reverse();
         entries.push((b"PHP_SELF", &info.php_self));
 
         self.bytes.clear();
@@ -151,10 +159,8 @@ impl CgiStore {
         sfpm_cgi {
             action,
             script: match action {
-                sfpm_cgi_action::SFPM_CGI_RUN => {
-                    self.script.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
-                }
-                _ => std::ptr::null(),
+                sfpm_cgi_action::SFPM_CGI_NOT_FOUND => std::ptr::null(),
+                _ => self.script.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             },
             request_uri: self.request_uri.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             vars: self.vars.as_ptr(),

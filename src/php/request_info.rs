@@ -153,15 +153,20 @@ fn map_script(
 
     // Apache mod_proxy_fcgi: "proxy:fcgi://host:port/path?query" → "/path". php-fpm
     // rewrites the param in place, so the stripped value also counts as the original.
+    // Only SCRIPT_FILENAME is looked at, not a PATH_TRANSLATED standing in for it.
     let mut apache = false;
-    if let Some(stripped) = strip_apache_proxy(&script) {
-        apache = true;
-        if env.get("SCRIPT_FILENAME").is_some() {
+    if env.get("SCRIPT_FILENAME").is_some() {
+        if let Some(stripped) = strip_apache_proxy(&script) {
+            apache = true;
             env.set("SCRIPT_FILENAME", &stripped);
+            script = stripped;
         }
-        script = stripped;
     }
-    let original_script = script.clone();
+    // php-fpm's `orig_script_filename`: the SCRIPT_FILENAME param (after the strip
+    // above), absent when the script came from PATH_TRANSLATED. An absent one is not
+    // saved as ORIG_SCRIPT_FILENAME, and SCRIPT_FILENAME is then set to the script.
+    let orig_script_filename = env.get("SCRIPT_FILENAME");
+    let orig_script_name = script_name.clone();
 
     if !settings.fix_pathinfo {
         let uri = path_info.or(script_name);
@@ -188,21 +193,24 @@ fn map_script(
         !apache && path_translated.as_ref().is_some_and(|pt| *pt != script) && redirect.is_some();
     if mod_fastcgi {
         script = path_translated.clone().expect("checked");
-        script_name = redirect;
+        script_name = redirect.clone();
     }
 
     if script.ends_with(b"/") || !fs.resolves(&script) {
-        return walk_back(env, script, &original_script, path_info, script_name, document_root, apache, fs);
+        let names = ScriptNames { orig_script_filename, orig_script_name, script_name };
+        return walk_back(env, script, names, path_info, document_root, apache, fs);
     }
 
     // Resolved directly. Remember originals of what was changed above.
-    if script != original_script || mod_fastcgi {
-        if env.params.get(b"SCRIPT_FILENAME").is_some() {
-            env.set("ORIG_SCRIPT_FILENAME", &original_script);
+    if orig_script_filename.as_deref() != Some(&script[..]) {
+        if let Some(orig) = &orig_script_filename {
+            env.set("ORIG_SCRIPT_FILENAME", orig);
         }
         env.set("SCRIPT_FILENAME", &script);
     }
-    if mod_fastcgi {
+    // php-fpm strips path info whenever REDIRECT_URL is there (not only when the
+    // mod_fastcgi hack above replaced the script).
+    if !apache && redirect.is_some() {
         if let Some(pi) = &path_info {
             env.set("ORIG_PATH_INFO", pi);
             env.unset("PATH_INFO");
@@ -212,22 +220,41 @@ fn map_script(
             env.unset("PATH_TRANSLATED");
         }
     }
+    // SCRIPT_NAME becomes REDIRECT_URL, the old one saved (php-fpm does this whenever
+    // the hack replaced SCRIPT_NAME, even with an equal value).
+    if mod_fastcgi {
+        if let Some(sn) = &orig_script_name {
+            env.set("ORIG_SCRIPT_NAME", sn);
+        }
+        if let Some(redirect) = &script_name {
+            env.set("SCRIPT_NAME", redirect);
+        }
+    }
     (Some(script), script_name)
+}
+
+/// SCRIPT_FILENAME and SCRIPT_NAME as sent (after the Apache strip) and the script name
+/// in use (REDIRECT_URL after the mod_fastcgi hack).
+struct ScriptNames {
+    orig_script_filename: Option<Vec<u8>>,
+    orig_script_name: Option<Vec<u8>>,
+    script_name: Option<Vec<u8>>,
 }
 
 /// Step 6: the script path does not resolve (or ends in `/`): cut it back at `/` until a
 /// prefix is a regular file; what was cut off is path info.
-#[allow(clippy::too_many_arguments)]
 fn walk_back(
     env: &mut Env<'_>,
     script: Vec<u8>,
-    original_script: &[u8],
+    names: ScriptNames,
     path_info: Option<Vec<u8>>,
-    script_name: Option<Vec<u8>>,
     document_root: Option<Vec<u8>>,
     apache: bool,
     fs: &impl FileSystem,
 ) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    // `script_name` is php-fpm's `env_script_name`: REDIRECT_URL after the mod_fastcgi
+    // hack, and cut in place in the Apache case below; PATH_TRANSLATED is built with it.
+    let ScriptNames { orig_script_filename, orig_script_name, mut script_name } = names;
     let mut end = script.len();
     let found = loop {
         match script[..end].iter().rposition(|&b| b == b'/' || b == b'\\') {
@@ -241,9 +268,11 @@ fn walk_back(
         }
     };
     let Some(pt) = found else {
-        env.set("ORIG_SCRIPT_FILENAME", original_script);
+        if let Some(orig) = &orig_script_filename {
+            env.set("ORIG_SCRIPT_FILENAME", orig);
+        }
         env.unset("SCRIPT_FILENAME");
-        return (None, script_name);
+        return (None, final_script_name(env, &orig_script_name, script_name));
     };
     let slen = script.len() - pt.len();
     let tail = &script[pt.len()..];
@@ -260,18 +289,22 @@ fn walk_back(
         (new, changed)
     };
 
-    let mut script_name = script_name;
+    let mut request_uri = None;
     if changed {
         let new = new_path_info.clone().expect("changed implies a value");
         if let Some(pi) = &path_info {
             env.set("ORIG_PATH_INFO", pi);
+            // SCRIPT_NAME := PATH_INFO before its new tail, compared with the param as
+            // sent (not with REDIRECT_URL).
             let head = pi[..pi.len() - new.len().min(pi.len())].to_vec();
-            if script_name.as_deref() != Some(&head[..]) {
-                if let Some(sn) = &script_name {
+            if orig_script_name.as_deref() != Some(&head[..]) {
+                if let Some(sn) = &orig_script_name {
                     env.set("ORIG_SCRIPT_NAME", sn);
                 }
                 env.set("SCRIPT_NAME", &head);
-                script_name = Some(head);
+                request_uri = Some(head);
+            } else {
+                request_uri = orig_script_name.clone();
             }
         } else if apache {
             // No PATH_INFO was sent: the tail is removed from the end of SCRIPT_NAME,
@@ -283,6 +316,7 @@ fn walk_back(
                     let head = head.to_vec();
                     env.set("ORIG_SCRIPT_NAME", sn);
                     env.set("SCRIPT_NAME", &head);
+                    request_uri = Some(head.clone());
                     script_name = Some(head);
                 }
             }
@@ -290,10 +324,12 @@ fn walk_back(
         env.set("PATH_INFO", &new);
     }
 
-    if pt != original_script {
-        env.set("ORIG_SCRIPT_FILENAME", original_script);
+    if orig_script_filename.as_deref() != Some(&pt[..]) {
+        if let Some(orig) = &orig_script_filename {
+            env.set("ORIG_SCRIPT_FILENAME", orig);
+        }
+        env.set("SCRIPT_FILENAME", &pt);
     }
-    env.set("SCRIPT_FILENAME", &pt);
 
     let current_path_info = env.get("PATH_INFO").unwrap_or_default();
     let translated = match (&document_root, &script_name) {
@@ -314,7 +350,30 @@ fn walk_back(
         }
         env.set("PATH_TRANSLATED", &translated);
     }
-    (Some(pt), script_name)
+    let request_uri = match request_uri {
+        Some(uri) => Some(uri),
+        None => final_script_name(env, &orig_script_name, script_name),
+    };
+    (Some(pt), request_uri)
+}
+
+/// The walk's last step when no path info rewrite set the URI: a SCRIPT_NAME replaced
+/// by REDIRECT_URL (mod_fastcgi) is stored, the param as sent saved in ORIG_SCRIPT_NAME.
+fn final_script_name(
+    env: &mut Env<'_>,
+    orig: &Option<Vec<u8>>,
+    script_name: Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    if orig.is_some() && *orig == script_name {
+        return script_name;
+    }
+    if let Some(orig) = orig {
+        env.set("ORIG_SCRIPT_NAME", orig);
+    }
+    if let Some(sn) = &script_name {
+        env.set("SCRIPT_NAME", sn);
+    }
+    script_name
 }
 
 /// `proxy:fcgi://host[:port]/path[?query]` or `proxy:balancer://...` → `/path`.
@@ -520,24 +579,48 @@ mod tests {
                 script_filename: Some("/w/hello.php"),
                 orig: &["ORIG_SCRIPT_FILENAME"],
             },
-            // PATH_TRANSLATED only
+            // PATH_TRANSLATED only: the script is PATH_TRANSLATED, and SCRIPT_FILENAME is
+            // set to it (php-fpm 8.2.36 observed; no ORIG_SCRIPT_FILENAME, none was sent).
             Case {
                 params: &[("PATH_TRANSLATED", "/w/hello.php"), ("SCRIPT_NAME", "/hello.php")],
                 script_name: Some("/hello.php"),
                 path_info: None,
                 path_translated: Some("/w/hello.php"),
                 php_self: "/hello.php",
-                script_filename: None,
+                script_filename: Some("/w/hello.php"),
                 orig: &[],
             },
         ];
-        for case in &cases[..8] {
+        for case in &cases {
             check(case);
         }
-        // PATH_TRANSLATED only: the script is PATH_TRANSLATED; SCRIPT_FILENAME stays unset.
-        let params: Params = cases[8].params.iter().copied().chain([("DOCUMENT_ROOT", "/w")]).collect();
+    }
+
+    /// Apache mod_fastcgi with `Action`: SCRIPT_FILENAME/SCRIPT_NAME name the PHP binary,
+    /// PATH_TRANSLATED the script, REDIRECT_URL its URI (php-fpm 8.2.36 observed by
+    /// tests/php_differential.rs).
+    #[test]
+    fn mod_fastcgi_action_takes_the_script_from_path_translated() {
+        let params: Params = [
+            ("SCRIPT_FILENAME", "/usr/lib/cgi-bin/php"),
+            ("SCRIPT_NAME", "/cgi-bin/php"),
+            ("PATH_INFO", "/hello.php"),
+            ("PATH_TRANSLATED", "/w/hello.php"),
+            ("REDIRECT_URL", "/hello.php"),
+            ("DOCUMENT_ROOT", "/w"),
+        ]
+        .into_iter()
+        .collect();
         let info = init_request_info(&params, &Settings::default(), &Fake);
+        let get = |n: &str| info.get(&params, n.as_bytes());
         assert_eq!(info.script.as_deref(), Some(&b"/w/hello.php"[..]));
+        assert_eq!(get("SCRIPT_FILENAME"), Some(&b"/w/hello.php"[..]));
+        assert_eq!(get("ORIG_SCRIPT_FILENAME"), Some(&b"/usr/lib/cgi-bin/php"[..]));
+        assert_eq!(get("SCRIPT_NAME"), Some(&b"/hello.php"[..]));
+        assert_eq!(get("ORIG_SCRIPT_NAME"), Some(&b"/cgi-bin/php"[..]));
+        assert_eq!((get("PATH_INFO"), get("ORIG_PATH_INFO")), (None, Some(&b"/hello.php"[..])));
+        assert_eq!((get("PATH_TRANSLATED"), get("ORIG_PATH_TRANSLATED")), (None, Some(&b"/w/hello.php"[..])));
+        assert_eq!(info.request_uri.as_deref(), Some(&b"/hello.php"[..]));
         assert_eq!(info.php_self, b"/hello.php");
     }
 
