@@ -340,6 +340,16 @@ typedef struct sfpm_cgi {
    How many `vars` there are.
    */
   size_t var_count;
+  /*
+   The request's `PHP_VALUE` param as INI text (a newline added), or NULL: settings
+   to apply at user level for this request only. php-fpm writes them into the
+   worker's ini for good, so they leak into every later request; sfpm scopes them.
+   */
+  const char *php_value;
+  /*
+   The same for `PHP_ADMIN_VALUE`, applied at system level.
+   */
+  const char *php_admin_value;
 } sfpm_cgi;
 
 #ifdef __cplusplus

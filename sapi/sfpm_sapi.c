@@ -25,6 +25,7 @@
 #include "ext/standard/info.h"
 #include "ext/standard/head.h"
 #include "zend_ini.h"
+#include "zend_ini_scanner.h"
 #include "zend_smart_str.h"
 #include "zend_extensions.h"
 
@@ -526,6 +527,36 @@ static void fill_request_info(void)
 
 /* Runs the request's script, or renders the core's refusal through PHP so headers
    match php-fpm's (X-Powered-By, default Content-type). */
+/* One entry of a PHP_VALUE/PHP_ADMIN_VALUE param, at the level `arg` points to. */
+static void apply_ini_entry(zval *name, zval *value, zval *unused, int callback_type, void *arg)
+{
+	int level = *(int *) arg;
+	char line[512];
+
+	(void) unused;
+	if (callback_type != ZEND_INI_PARSER_ENTRY || !name || !value || Z_TYPE_P(name) != IS_STRING
+			|| Z_TYPE_P(value) != IS_STRING) {
+		log_to_web_server("", "Passing INI directive through FastCGI: only classic entries are allowed");
+		return;
+	}
+	/* The runtime stage: PHP restores the previous value when the request ends, so the
+	   setting stays with this request (php-fpm changes the worker's value for good). */
+	if (zend_alter_ini_entry_chars(Z_STR_P(name), Z_STRVAL_P(value), Z_STRLEN_P(value), level,
+			PHP_INI_STAGE_RUNTIME) == FAILURE) {
+		snprintf(line, sizeof(line), "Passing INI directive through FastCGI: unable to set '%s'", Z_STRVAL_P(name));
+		fprintf(stderr, "ERROR: %s\n", line);
+		log_to_web_server("", line);
+	}
+}
+
+/* Applies a request's PHP_VALUE (per-directory level) or PHP_ADMIN_VALUE (system level). */
+static void apply_request_ini(const char *text, int level)
+{
+	if (text) {
+		zend_parse_ini_string((char *) text, 1, ZEND_INI_SCANNER_NORMAL, apply_ini_entry, &level);
+	}
+}
+
 static void run_script(void)
 {
 	zend_file_handle file;
@@ -609,6 +640,9 @@ static uint32_t handle(void *userdata, sfpm_request *request)
 		if (php_request_startup() == FAILURE) {
 			broken = true;
 		} else {
+			/* php_value is per-directory level (as .user.ini), php_admin_value system level. */
+			apply_request_ini(cgi.php_value, PHP_INI_PERDIR);
+			apply_request_ini(cgi.php_admin_value, PHP_INI_SYSTEM);
 			/* No REQUEST_METHOD: not an HTTP request; nothing is run (php-fpm). */
 			if (SG(request_info).request_method) {
 				run_script();

@@ -605,7 +605,14 @@ impl Channel {
                     }
                 }
             }
-            self.advance_body()?;
+            if let Err(e) = self.advance_body() {
+                // Bad body bytes (more STDIN than CONTENT_LENGTH, ...): the request cannot
+                // be trusted; it is aborted and the connection is not reused.
+                crate::log!(Warning, "closing connection from {}: {e}", self.peer);
+                self.mark_aborted();
+                self.eof = true;
+                return Err(e);
+            }
         }
     }
 

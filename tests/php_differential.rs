@@ -280,9 +280,10 @@ fn cases(root: &DocRoot) -> Vec<Case> {
             get("").body("POST", form, "a=1&b=2").set("CONTENT_LENGTH", "3"),
         )
         .known(
-            "php-fpm reads CONTENT_LENGTH bytes and ignores the rest; sfpm's FastCGI parser \
-             (src/fastcgi/conn.rs, Error::StdinExceedsContentLength) fails the body read, so PHP \
-             silently sees an empty body",
+            "php-fpm reads CONTENT_LENGTH bytes and ignores the rest; sfpm treats the extra \
+             STDIN as the protocol error it is (FastCGI spec §6.2: a responder compares the \
+             bytes with CONTENT_LENGTH and aborts on a mismatch): one log line, the request \
+             aborted, the connection closed",
         ),
         case("HTTP_PROXY (httpoxy: getenv() ignores it)", get("").set("HTTP_PROXY", "http://evil:8080")),
         case(
@@ -297,12 +298,12 @@ fn cases(root: &DocRoot) -> Vec<Case> {
         case("a script in a subdirectory (PHP's working directory)", Req::get(root, "sub/dump.php", "")),
         case("AUTHORIZER role", get("").role(Role::Authorizer, b"")),
         case("FILTER role", get("").body("POST", form, "a=1").role(Role::Filter, b"filter data")),
-        // Last: php-fpm keeps a PHP_VALUE for every later request of the worker.
+        // Last: php-fpm keeps a PHP_VALUE for every later request of the worker (sfpm
+        // does not: tests/php_sapi.rs), so no case may follow this one.
         case(
             "PHP_VALUE auto_prepend_file",
             get("").set("PHP_VALUE", format!("auto_prepend_file={r}/prepend.php")),
-        )
-        .known("sfpm does not apply PHP_VALUE/PHP_ADMIN_VALUE params yet; php-fpm does (and keeps them)"),
+        ),
     ];
     // Every case also says which case it is, so a failure is easy to find in a log.
     for (i, case) in v.iter_mut().enumerate() {

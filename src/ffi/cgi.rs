@@ -68,6 +68,12 @@ pub struct sfpm_cgi {
     pub vars: *const sfpm_cgi_var,
     /// How many `vars` there are.
     pub var_count: usize,
+    /// The request's `PHP_VALUE` param as INI text (a newline added), or NULL: settings
+    /// to apply at user level for this request only. php-fpm writes them into the
+    /// worker's ini for good, so they leak into every later request; sfpm scopes them.
+    pub php_value: *const c_char,
+    /// The same for `PHP_ADMIN_VALUE`, applied at system level.
+    pub php_admin_value: *const c_char,
 }
 
 /// The strings behind an `sfpm_cgi`, kept by the worker handle until the next request.
@@ -77,6 +83,14 @@ pub struct CgiStore {
     vars: Vec<sfpm_cgi_var>,
     script: Option<CString>,
     request_uri: Option<CString>,
+    php_value: Option<CString>,
+    php_admin_value: Option<CString>,
+}
+
+/// A per-request INI param as the text php-fpm parses: the value and a newline. A value
+/// with a NUL byte is dropped: C would see less than was sent.
+fn ini_text(value: Option<&[u8]>) -> Option<CString> {
+    value.filter(|v| !v.is_empty()).and_then(|v| CString::new([v, b"\n"].concat()).ok())
 }
 
 /// Sets `name` in place when present, else appends it.
@@ -147,6 +161,8 @@ impl CgiStore {
             .collect();
 
         // A NUL inside a path would make C see a different file than we checked.
+        self.php_value = ini_text(params.get(b"PHP_VALUE"));
+        self.php_admin_value = ini_text(params.get(b"PHP_ADMIN_VALUE"));
         self.script = info.script.and_then(|s| CString::new(s).ok());
         self.request_uri = info.request_uri.and_then(|s| CString::new(s).ok());
         let action = match &self.script {
@@ -165,6 +181,8 @@ impl CgiStore {
             request_uri: self.request_uri.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             vars: self.vars.as_ptr(),
             var_count: self.vars.len(),
+            php_value: self.php_value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            php_admin_value: self.php_admin_value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
         }
     }
 }
