@@ -472,6 +472,10 @@ static int startup(const sfpm_sapi_options *options)
 	if (options && options->ini_entries) {
 		sfpm_sapi_module.ini_entries = strdup(options->ini_entries);
 	}
+	/* PHP reads the scan directory from the environment at start-up only. */
+	if (options && options->scan_dir && !getenv("PHP_INI_SCAN_DIR")) {
+		setenv("PHP_INI_SCAN_DIR", options->scan_dir, 0);
+	}
 	/* Requests import the environment and the request's variables through these hooks:
 	   $_SERVER and $_ENV, and getenv() without arguments. */
 	if (php_import_environment_variables != sfpm_import_environment_variables) {

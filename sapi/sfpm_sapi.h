@@ -21,6 +21,9 @@ typedef struct sfpm_sapi_options {
 	bool ini_ignore;
 	/* "name=value\n" lines applied after php.ini (-d), or NULL. */
 	const char *ini_entries;
+	/* Directory of additional .ini files, used when PHP_INI_SCAN_DIR is not set in the
+	   environment; NULL: libphp's built-in one. */
+	const char *scan_dir;
 } sfpm_sapi_options;
 
 /* What sfpm_sapi_print() prints (php-fpm's -i, -m, -v). */

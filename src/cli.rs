@@ -202,17 +202,27 @@ fn run(program: &str, options: &Options) -> i32 {
 /// php-fpm's default configuration file on Debian 12.
 pub const DEFAULT_CONFIG: &str = "/etc/php/8.2/fpm/php-fpm.conf";
 
+/// Where Debian's php-fpm8.2 reads php.ini and its `conf.d`; sfpm reads them too when
+/// they exist, so replacing php-fpm keeps its PHP settings (libphp's own default is the
+/// embed SAPI's `/etc/php/8.2/embed`).
+pub const FPM_INI_DIR: &str = "/etc/php/8.2/fpm";
+
 /// The PHP start-up options: `-c`, `-n`, `-d`, then the pool's `php_value[]`-style
-/// settings (applied once at start-up: with one pool they are the pool's).
+/// settings (applied once at start-up: with one pool they are the pool's). Without `-c`
+/// or `PHPRC`, php-fpm's php.ini directory; without `PHP_INI_SCAN_DIR`, its `conf.d`.
 #[cfg(feature = "php")]
 fn php_options(options: &Options, pool_values: &[(String, String, bool)]) -> crate::ffi::sapi::PhpOptions {
     let mut defines = options.defines.clone();
     defines.extend(pool_values.iter().map(|(name, value, _)| format!("{name}={value}")));
-    crate::ffi::sapi::PhpOptions {
-        ini_path: options.php_ini.clone(),
-        ini_ignore: options.no_php_ini,
-        defines,
-    }
+    let fpm = std::path::Path::new(FPM_INI_DIR);
+    // An override path is loaded even with -n (PHP's rule), so the default is only
+    // offered when php.ini is wanted.
+    let ini_path = options.php_ini.clone().or_else(|| {
+        let wanted = !options.no_php_ini && std::env::var_os("PHPRC").is_none();
+        (wanted && fpm.join("php.ini").is_file()).then(|| FPM_INI_DIR.to_string())
+    });
+    let scan_dir = fpm.join("conf.d").is_dir().then(|| fpm.join("conf.d").display().to_string());
+    crate::ffi::sapi::PhpOptions { ini_path, ini_ignore: options.no_php_ini, defines, scan_dir }
 }
 
 /// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.

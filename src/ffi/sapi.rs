@@ -16,6 +16,8 @@ pub struct PhpOptions {
     pub ini_ignore: bool,
     /// `-d name=value` settings, in order.
     pub defines: Vec<String>,
+    /// The directory of additional .ini files when `PHP_INI_SCAN_DIR` is not set.
+    pub scan_dir: Option<String>,
 }
 
 /// The C view of [`PhpOptions`], with the strings it points to.
@@ -27,6 +29,7 @@ struct COptions {
 impl COptions {
     fn new(options: &PhpOptions) -> Option<COptions> {
         let ini_path = options.ini_path.as_deref().map(CString::new).transpose().ok()?;
+        let scan_dir = options.scan_dir.as_deref().map(CString::new).transpose().ok()?;
         let entries = (!options.defines.is_empty())
             .then(|| CString::new(options.defines.iter().map(|d| define_line(d)).collect::<String>()))
             .transpose()
@@ -35,8 +38,9 @@ impl COptions {
             ini_path: ini_path.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             ini_ignore: options.ini_ignore,
             ini_entries: entries.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            scan_dir: scan_dir.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
         };
-        Some(COptions { raw, _strings: ini_path.into_iter().chain(entries).collect() })
+        Some(COptions { raw, _strings: ini_path.into_iter().chain(entries).chain(scan_dir).collect() })
     }
 }
 
