@@ -600,9 +600,17 @@ fn php_value_params_apply_to_their_request_only() {
     for param in ["PHP_VALUE", "PHP_ADMIN_VALUE"] {
         let with = kept.call(&Req::get(&root, "dump.php", "").set(param, &setting));
         let without = kept.call(&Req::get(&root, "dump.php", ""));
-        assert!(with.body_text().contains("PREPENDED"), "{param}: prepend.php did not run: {}", with.describe());
+        assert!(
+            with.body_text().contains("PREPENDED"),
+            "{param}: prepend.php did not run: {}",
+            with.describe()
+        );
         assert_eq!(with.string("php[auto_prepend_file]"), Some(root.file("prepend.php")), "{param}");
-        assert!(!without.body_text().contains("PREPENDED"), "after {param}: it leaked: {}", without.describe());
+        assert!(
+            !without.body_text().contains("PREPENDED"),
+            "after {param}: it leaked: {}",
+            without.describe()
+        );
         assert_eq!(without.string("php[auto_prepend_file]").as_deref(), Some(""), "after {param}");
         pids.push(with.var("php[pid]"));
         pids.push(without.var("php[pid]"));
