@@ -151,6 +151,43 @@ typedef uint32_t sfpm_cgi_action;
 #endif // __cplusplus
 
 /*
+ Severity of a log line, php-fpm's `log_level` values.
+ */
+enum sfpm_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   `ALERT`.
+   */
+  SFPM_LOG_ALERT = 1,
+  /*
+   `ERROR`.
+   */
+  SFPM_LOG_ERROR = 2,
+  /*
+   `WARNING`.
+   */
+  SFPM_LOG_WARNING = 3,
+  /*
+   `NOTICE`.
+   */
+  SFPM_LOG_NOTICE = 4,
+  /*
+   `DEBUG`.
+   */
+  SFPM_LOG_DEBUG = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sfpm_log_level sfpm_log_level;
+#else
+typedef uint32_t sfpm_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  A pool's configuration: php-fpm directives set one by one, then passed to
  `sfpm_run()`.
 
@@ -380,6 +417,15 @@ const char *sfpm_version(void);
  Thread-safe.
  */
 uint32_t sfpm_abi_version(void);
+
+/*
+ Writes one line to sfpm's error log: `[24-Nov-2026 01:38:20] NOTICE: message`, cut at
+ the log line limit, if `level` is within the configured `log_level`. `message` is
+ `len` bytes (not NUL-terminated; invalid UTF-8 is replaced), borrowed for the call.
+ An unknown `level` is logged as `ERROR`; a NULL `message` logs nothing. Safe to call
+ from any process of the server, master or worker.
+ */
+void sfpm_log(uint32_t level, const uint8_t *message, size_t len);
 
 /*
  Creates a configuration with php-fpm's defaults (pool "www", `pm = static`, ...).

@@ -56,6 +56,17 @@ typedef struct sfpm_cgi_globals {
 
 static sfpm_cgi_globals cgi_globals;
 
+/* One line for sfpm's error log: `prefix` + `message`. */
+static void log_line(sfpm_log_level level, const char *prefix, const char *message)
+{
+	char line[2048];
+	int len = snprintf(line, sizeof(line), "%s%s", prefix, message);
+
+	if (len > 0) {
+		sfpm_log(level, (const uint8_t *) line, (size_t) len < sizeof(line) ? (size_t) len : sizeof(line) - 1);
+	}
+}
+
 PHP_INI_BEGIN()
 	STD_PHP_INI_BOOLEAN("cgi.rfc2616_headers", "0", PHP_INI_ALL, OnUpdateBool, rfc2616_headers, sfpm_cgi_globals, cgi_globals)
 	STD_PHP_INI_BOOLEAN("cgi.nph", "0", PHP_INI_ALL, OnUpdateBool, nph, sfpm_cgi_globals, cgi_globals)
@@ -320,7 +331,7 @@ static void log_to_web_server(const char *prefix, const char *message)
 static void sfpm_log_message(const char *message, int syslog_type)
 {
 	(void) syslog_type;
-	fprintf(stderr, "NOTICE: PHP message: %s\n", message);
+	log_line(SFPM_LOG_NOTICE, "PHP message: ", message);
 	log_to_web_server("PHP message: ", message);
 }
 
@@ -500,7 +511,7 @@ static void shutdown_php(void)
 static int master_init(void *userdata)
 {
 	if (startup((const sfpm_sapi_options *) userdata) != 0) {
-		fprintf(stderr, "ERROR: PHP startup failed\n");
+		log_line(SFPM_LOG_ERROR, "", "PHP startup failed");
 		return -1;
 	}
 	return 0;
@@ -548,7 +559,7 @@ static void apply_ini_entry(zval *name, zval *value, zval *unused, int callback_
 	if (zend_alter_ini_entry_chars(Z_STR_P(name), Z_STRVAL_P(value), Z_STRLEN_P(value), level,
 			PHP_INI_STAGE_RUNTIME) == FAILURE) {
 		snprintf(line, sizeof(line), "Passing INI directive through FastCGI: unable to set '%s'", Z_STRVAL_P(name));
-		fprintf(stderr, "ERROR: %s\n", line);
+		log_line(SFPM_LOG_ERROR, "", line);
 		log_to_web_server("", line);
 	}
 }
@@ -600,7 +611,7 @@ static void run_script(void)
 		/* php-fpm's ERROR goes to its log and, like every php-fpm log line of a
 		   request, to the web server (FCGI_STDERR). */
 		spprintf(&message, 0, "Unable to open primary script: %s (%s)", script, strerror(error));
-		fprintf(stderr, "ERROR: %s\n", message);
+		log_line(SFPM_LOG_ERROR, "", message);
 		log_to_web_server("", message);
 		efree(message);
 		errno = error;
@@ -673,7 +684,7 @@ static uint32_t handle(void *userdata, sfpm_request *request)
 	if (broken) {
 		/* PHP's state after a failed startup or a stray bailout cannot be trusted: this
 		   worker ends, the master forks a fresh one. */
-		fprintf(stderr, "ERROR: PHP request could not be completed; worker exits\n");
+		log_line(SFPM_LOG_ERROR, "", "PHP request could not be completed; worker exits");
 		fflush(stderr);
 		_exit(70);
 	}

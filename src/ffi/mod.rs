@@ -6,6 +6,7 @@
 //!
 //! - [`result`]: `sfpm_result`, its messages, and how I/O errors map onto it;
 //! - [`version`]: `sfpm_version`, `sfpm_abi_version`, `SFPM_ABI_VERSION`;
+//! - [`log`]: `sfpm_log`, lines for the error log from C;
 //! - [`handle`]: the only casts between C pointers and Rust values;
 //! - [`config`]: `sfpm_config`, a pool built key by key;
 //! - [`server`]: `sfpm_handler`, `sfpm_run` and `sfpm_worker`: C callbacks as a Rust
@@ -52,6 +53,8 @@ macro_rules! try_arg {
 pub mod result;
 
 pub mod version;
+
+pub mod log;
 
 pub mod handle;
 
