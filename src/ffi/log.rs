@@ -35,7 +35,11 @@ pub extern "C" fn sfpm_log(level: u32, message: *const u8, len: usize) {
             l if l == SFPM_LOG_WARNING as u32 => Level::Warning,
             l if l == SFPM_LOG_NOTICE as u32 => Level::Notice,
             l if l == SFPM_LOG_DEBUG as u32 => Level::Debug,
-            _ => Level::Error,
+            // SFPM_LOG_ERROR, and anything unknown.
+            l => {
+                debug_assert!(l == SFPM_LOG_ERROR as u32 || l > SFPM_LOG_DEBUG as u32 || l == 0);
+                Level::Error
+            }
         };
         let text = String::from_utf8_lossy(message);
         log::write(level, format_args!("{}", text.trim_end_matches('\n')));
