@@ -45,6 +45,7 @@ run:
 bench: deps
 	cargo bench --bench parse
 	cargo bench --bench echo_server
+	bash bench/nginx_hello.sh
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_FLAGS="$(FUZZ_FLAGS)" bash scripts/fuzz.sh $(FUZZ_TARGETS)
