@@ -188,6 +188,35 @@ typedef uint32_t sfpm_log_level;
 #endif // __cplusplus
 
 /*
+ What `sfpm_interpreter.print` prints.
+ */
+enum sfpm_print
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   `-i`: the interpreter's information page as text.
+   */
+  SFPM_PRINT_INFO = 1,
+  /*
+   `-m`: its modules.
+   */
+  SFPM_PRINT_MODULES = 2,
+  /*
+   `-v`: its version.
+   */
+  SFPM_PRINT_VERSION = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sfpm_print sfpm_print;
+#else
+typedef uint32_t sfpm_print;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  A pool's configuration: php-fpm directives set one by one, then passed to
  `sfpm_run()`.
 
@@ -388,6 +417,52 @@ typedef struct sfpm_cgi {
    */
   const char *php_admin_value;
 } sfpm_cgi;
+
+/*
+ How an interpreter is started: php-fpm's `-c`, `-n`, `-d`, and the pool's
+ `php_value[]`-style settings. Strings are NUL-terminated, owned by sfpm, and valid
+ while `sfpm_main()` runs.
+ */
+typedef struct sfpm_interpreter_options {
+  /*
+   php.ini file or directory (`-c`, else php-fpm's default when it exists), or NULL.
+   */
+  const char *ini_path;
+  /*
+   Ignore php.ini (`-n`).
+   */
+  bool ini_ignore;
+  /*
+   `name=value` lines applied after php.ini (`-d`, then the pool's), or NULL.
+   */
+  const char *ini_entries;
+  /*
+   Directory of additional .ini files when `PHP_INI_SCAN_DIR` is not set, or NULL.
+   */
+  const char *scan_dir;
+} sfpm_interpreter_options;
+
+/*
+ The interpreter behind `sfpm_main()`. Zero the struct before filling it.
+
+ `handler` fills `*out` with the callbacks that run requests, started with `options`;
+ `print` starts the interpreter, prints what `what` (an `sfpm_print` value) asks on
+ standard output, stops it, and returns 0 on success.
+ */
+typedef struct sfpm_interpreter {
+  /*
+   Must be `SFPM_ABI_VERSION`.
+   */
+  uint32_t abi_version;
+  /*
+   Fills a handler; required.
+   */
+  void (*handler)(const struct sfpm_interpreter_options *options, struct sfpm_handler *out);
+  /*
+   Prints `-i`, `-m`, `-v`; required.
+   */
+  int (*print)(uint32_t what, const struct sfpm_interpreter_options *options);
+} sfpm_interpreter;
 
 #ifdef __cplusplus
 extern "C" {
@@ -675,6 +750,17 @@ sfpm_result sfpm_request_pool(const struct sfpm_request *request,
 sfpm_result sfpm_request_cgi(struct sfpm_request *request,
                              const struct sfpm_cgi_settings *settings,
                              struct sfpm_cgi *out);
+
+/*
+ Runs php-fpm's command line (`-y`, `-c`, `-n`, `-d`, `-t`, `-F`, `-i`, ...) with
+ `interpreter` running the requests, and returns the process exit status (0, 64 for
+ usage errors, 78 for configuration errors, 70 otherwise).
+
+ `argv` holds `argc` NUL-terminated strings, borrowed for the call. Blocks while the
+ server runs. Call it from a single-threaded process: it forks. Returns 64 if an
+ argument is NULL or `interpreter` is malformed or of another ABI version.
+ */
+int sfpm_main(int argc, const char *const *argv, const struct sfpm_interpreter *interpreter);
 
 #ifdef __cplusplus
 }  // extern "C"

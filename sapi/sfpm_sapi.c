@@ -471,7 +471,7 @@ static int sfpm_module_startup(sapi_module_struct *module)
 
 /* SINIT + MINIT. Signal handlers must already be installed: zend_signal_startup()
    records them, and each request's zend_signal_activate() forwards to them. */
-static int startup(const sfpm_sapi_options *options)
+static int startup(const sfpm_interpreter_options *options)
 {
 	zend_signal_startup();
 	sapi_startup(&sfpm_sapi_module);
@@ -510,7 +510,7 @@ static void shutdown_php(void)
 
 static int master_init(void *userdata)
 {
-	if (startup((const sfpm_sapi_options *) userdata) != 0) {
+	if (startup((const sfpm_interpreter_options *) userdata) != 0) {
 		log_line(SFPM_LOG_ERROR, "", "PHP startup failed");
 		return -1;
 	}
@@ -692,7 +692,7 @@ static uint32_t handle(void *userdata, sfpm_request *request)
 }
 /* }}} */
 
-void sfpm_sapi_handler(const sfpm_sapi_options *options, sfpm_handler *handler)
+static void fill_handler(const sfpm_interpreter_options *options, sfpm_handler *handler)
 {
 	memset(handler, 0, sizeof(*handler));
 	handler->abi_version = SFPM_ABI_VERSION;
@@ -730,7 +730,7 @@ static void print_modules(void)
 	php_printf("\n");
 }
 
-int sfpm_sapi_print(sfpm_sapi_print_what what, const sfpm_sapi_options *options)
+static int print_info(uint32_t what, const sfpm_interpreter_options *options)
 {
 	volatile int result = 0;
 
@@ -739,15 +739,15 @@ int sfpm_sapi_print(sfpm_sapi_print_what what, const sfpm_sapi_options *options)
 	}
 	zend_try {
 		switch (what) {
-		case SFPM_SAPI_PRINT_MODULES:
+		case SFPM_PRINT_MODULES:
 			php_output_activate();
 			SG(headers_sent) = 1;
 			print_modules();
 			php_output_end_all();
 			php_output_deactivate();
 			break;
-		case SFPM_SAPI_PRINT_INFO:
-		case SFPM_SAPI_PRINT_VERSION:
+		case SFPM_PRINT_INFO:
+		case SFPM_PRINT_VERSION:
 			sapi_module.phpinfo_as_text = 1;
 			if (php_request_startup() == FAILURE) {
 				result = -1;
@@ -755,7 +755,7 @@ int sfpm_sapi_print(sfpm_sapi_print_what what, const sfpm_sapi_options *options)
 			}
 			SG(headers_sent) = 1;
 			SG(request_info).no_headers = 1;
-			if (what == SFPM_SAPI_PRINT_INFO) {
+			if (what == SFPM_PRINT_INFO) {
 				php_print_info(0xFFFFFFFF);
 			} else {
 				php_printf("PHP %s (%s) (sfpm %s)\nCopyright (c) The PHP Group\n%s",
@@ -770,3 +770,9 @@ int sfpm_sapi_print(sfpm_sapi_print_what what, const sfpm_sapi_options *options)
 	shutdown_php();
 	return result;
 }
+
+const sfpm_interpreter sfpm_sapi_interpreter = {
+	.abi_version = SFPM_ABI_VERSION,
+	.handler = fill_handler,
+	.print = print_info,
+};

@@ -3,6 +3,7 @@
 //!
 //! Parsing is pure ([`parse`]); [`main`] acts on the result.
 
+use crate::ffi::main::{Interpreter, sfpm_print};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -166,9 +167,29 @@ fn long_to_short(name: &str) -> Result<char, String> {
     })
 }
 
-/// Runs the command line; returns the process exit code (php-fpm's: 0 ok, 64 usage,
-/// 78 configuration, 70 software).
+/// How the interpreter is started: php-fpm's `-c`, `-n`, `-d`, plus the pool's settings.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InterpreterOptions {
+    /// php.ini file or directory.
+    pub ini_path: Option<String>,
+    /// Ignore php.ini (`-n`).
+    pub ini_ignore: bool,
+    /// `-d name=value` settings, then the pool's `php_value[]`-style ones, in order.
+    pub defines: Vec<String>,
+    /// The directory of additional .ini files when `PHP_INI_SCAN_DIR` is not set.
+    pub scan_dir: Option<String>,
+}
+
+/// Runs the command line of the `sfpm` binary, with PHP (the `php` feature) as the
+/// interpreter; returns the process exit code.
+#[cfg(feature = "php")]
 pub fn main(args: Vec<OsString>) -> i32 {
+    main_with(args, &crate::ffi::sapi::php())
+}
+
+/// Runs the command line with `interpreter` running the requests; returns php-fpm's exit
+/// codes: 0 ok, 64 usage, 78 configuration, 70 software.
+pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter) -> i32 {
     let program = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|| "sfpm".into());
     let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     let options = match parse(&args) {
@@ -179,23 +200,17 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 64;
         }
     };
-    run(&program, &options)
-}
-
-#[cfg(feature = "php")]
-fn run(program: &str, options: &Options) -> i32 {
-    use crate::ffi::sapi::{self, PhpPrint};
-    let php = php_options(options, &[]);
-    let print = |what| if sapi::print(what, &php) { 0 } else { 70 };
+    let php = interpreter_options(&options, &[]);
+    let print = |what| if interpreter.print(what, &php) { 0 } else { 70 };
     match options.action() {
         Action::Help => {
-            print!("{}", usage(program));
+            print!("{}", usage(&program));
             0
         }
-        Action::Info => print(PhpPrint::Info),
-        Action::Modules => print(PhpPrint::Modules),
-        Action::Version => print(PhpPrint::Version),
-        Action::Test(_) | Action::Run => serve(options),
+        Action::Info => print(sfpm_print::SFPM_PRINT_INFO),
+        Action::Modules => print(sfpm_print::SFPM_PRINT_MODULES),
+        Action::Version => print(sfpm_print::SFPM_PRINT_VERSION),
+        Action::Test(_) | Action::Run => serve(&options, interpreter),
     }
 }
 
@@ -210,8 +225,7 @@ pub const FPM_INI_DIR: &str = "/etc/php/8.2/fpm";
 /// The PHP start-up options: `-c`, `-n`, `-d`, then the pool's `php_value[]`-style
 /// settings (applied once at start-up: with one pool they are the pool's). Without `-c`
 /// or `PHPRC`, php-fpm's php.ini directory; without `PHP_INI_SCAN_DIR`, its `conf.d`.
-#[cfg(feature = "php")]
-fn php_options(options: &Options, pool_values: &[(String, String, bool)]) -> crate::ffi::sapi::PhpOptions {
+fn interpreter_options(options: &Options, pool_values: &[(String, String, bool)]) -> InterpreterOptions {
     let mut defines = options.defines.clone();
     defines.extend(pool_values.iter().map(|(name, value, _)| format!("{name}={value}")));
     let fpm = std::path::Path::new(FPM_INI_DIR);
@@ -222,12 +236,11 @@ fn php_options(options: &Options, pool_values: &[(String, String, bool)]) -> cra
         (wanted && fpm.join("php.ini").is_file()).then(|| FPM_INI_DIR.to_string())
     });
     let scan_dir = fpm.join("conf.d").is_dir().then(|| fpm.join("conf.d").display().to_string());
-    crate::ffi::sapi::PhpOptions { ini_path, ini_ignore: options.no_php_ini, defines, scan_dir }
+    InterpreterOptions { ini_path, ini_ignore: options.no_php_ini, defines, scan_dir }
 }
 
 /// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.
-#[cfg(feature = "php")]
-fn serve(options: &Options) -> i32 {
+fn serve(options: &Options, interpreter: &Interpreter) -> i32 {
     use crate::config;
     use crate::log::{self, Level};
     let path = options.fpm_config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
@@ -268,7 +281,7 @@ fn serve(options: &Options) -> i32 {
         return 78;
     }
     let pool = config.pools.remove(0);
-    let php = php_options(options, &pool.php_values);
+    let php = interpreter_options(options, &pool.php_values);
     if let Err(e) = start_up(options, &config.global) {
         log::write(Level::Error, format_args!("{e}"));
         log::write(Level::Error, format_args!("FPM initialization failed"));
@@ -284,7 +297,7 @@ fn serve(options: &Options) -> i32 {
             return 78;
         }
     }
-    let code = match crate::ffi::sapi::run(pool, &php) {
+    let code = match interpreter.run(pool, &php) {
         Ok(()) => 0,
         Err(e) => {
             log::write(Level::Error, format_args!("{e}"));
@@ -303,7 +316,6 @@ fn serve(options: &Options) -> i32 {
 /// standard error is not a terminal, unless `-O`. One difference: without an explicit
 /// `error_log`, sfpm keeps logging to standard error (containers and tests read it there)
 /// instead of php-fpm's default `/var/log/php-fpm.log`.
-#[cfg(feature = "php")]
 fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(), String> {
     use crate::config::ErrorLog;
     let daemonize = options.daemonize.unwrap_or(global.daemonize);
@@ -321,12 +333,6 @@ fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(
         crate::sys::daemonize(78).map_err(|e| format!("failed to daemonize: {e}"))?;
     }
     Ok(())
-}
-
-#[cfg(not(feature = "php"))]
-fn run(program: &str, _options: &Options) -> i32 {
-    eprintln!("{program}: built without the `php` feature");
-    70
 }
 
 #[cfg(test)]

@@ -108,6 +108,16 @@ pub fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     Some(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// A C array of `len` elements (`argv`); `None` for NULL or an impossible length.
+pub fn slice<'a, T>(ptr: *const T, len: usize) -> Option<&'a [T]> {
+    if ptr.is_null() || len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return None;
+    }
+    // SAFETY: C contract: the array holds `len` initialised elements, properly aligned,
+    // unchanged during the call.
+    Some(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
 /// A writable byte buffer of `len` bytes; `None` for NULL or a length no buffer can have.
 pub fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> Option<&'a mut [u8]> {
     if ptr.is_null() || len > isize::MAX as usize {

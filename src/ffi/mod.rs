@@ -12,7 +12,8 @@
 //! - [`server`]: `sfpm_handler`, `sfpm_run` and `sfpm_worker`: C callbacks as a Rust
 //!   [`crate::worker::Handler`];
 //! - [`request`]: `sfpm_request`, the request being served;
-//! - [`cgi`]: `sfpm_request_cgi`, the request as php-fpm would run it (for the PHP SAPI).
+//! - [`cgi`]: `sfpm_request_cgi`, the request as php-fpm would run it (for the PHP SAPI);
+//! - [`main`]: `sfpm_main` and `sfpm_interpreter`, php-fpm's command line for a C main.
 //!
 //! Every export's body runs inside `ffi_panic_boundary!`, which turns a panic into the
 //! return type's panic value; arguments are checked with `try_arg!`, which returns the
@@ -65,6 +66,8 @@ pub mod server;
 pub mod request;
 
 pub mod cgi;
+
+pub mod main;
 
 #[cfg(feature = "php")]
 pub mod sapi;
@@ -124,6 +127,17 @@ macro_rules! ffi_value_default {
 }
 
 ffi_value_default!((), bool, u16, u32, usize);
+
+/// Exit statuses (`sfpm_main`): a panic is php-fpm's "software" failure (70), an
+/// invalid argument its usage error (64) — never 0.
+impl FfiValue for std::ffi::c_int {
+    fn on_panic() -> Self {
+        70
+    }
+    fn on_invalid() -> Self {
+        64
+    }
+}
 
 /// Logs a panic caught in the export whose local `here` function has type name `here`
 /// (`sfpm::ffi::config::sfpm_config_new::here`), and returns the panic value.
