@@ -177,7 +177,11 @@ impl<'p> Worker<'p> {
                 return false;
             }
             let reuse = self.channel.as_ref().is_some_and(|c| c.keep_open());
-            if !reuse {
+            if reuse {
+                // Waiting on a kept connection: this worker takes no new connection, so it
+                // counts as busy (php-fpm shows it as "Reading headers" too).
+                self.slot.set_stage(Stage::Reading);
+            } else {
                 self.close_channel(true);
                 self.slot.set_stage(Stage::Idle);
                 match self.accept_connection() {

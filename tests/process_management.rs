@@ -150,3 +150,41 @@ fn keep_conn_idle_connections_are_released_after_the_keepalive_timeout() {
     assert!(client::fcgi_call(&mut other, &FcgiRequest::responder(PARAMS, b"")).is_ok());
     assert!(idle.closed_within(DEADLINE), "the idle kept connection is closed");
 }
+
+#[test]
+fn dynamic_spawns_when_busy_and_stops_extra_idle_workers() {
+    // One spare worker wanted, never more: a busy worker makes the master fork a spare;
+    // once it is idle again, one is too many and the master stops one.
+    let server = start_echo(
+        &echo_bin(),
+        tcp(),
+        4,
+        &["pm=dynamic", "pm.start_servers=1", "pm.min_spare_servers=1", "pm.max_spare_servers=1"],
+        TempDir::new("dynamic"),
+    );
+    let first = wait_for("one worker at start", DEADLINE, || {
+        let pids = server.worker_pids();
+        (pids.len() == 1).then(|| pids[0])
+    });
+    let mut conn = server.addr.connect().unwrap();
+    let slow_params: &[Pair<'_>] = &[(b"ECHO_SLEEP_MS", b"1500")];
+    let mut wire = Vec::new();
+    FcgiRequest::responder(slow_params, b"").encode(&mut wire);
+    conn.write_all(&wire).unwrap();
+    wait_for("the worker is busy", DEADLINE, || sleeping_in_handler(first).then_some(()));
+    wait_for("a spare worker is forked", DEADLINE, || (server.worker_pids().len() == 2).then_some(()));
+    let mut other = server.addr.connect().unwrap();
+    assert!(client::fcgi_call(&mut other, &FcgiRequest::responder(PARAMS, b"")).is_ok(), "the spare serves");
+    assert!(client::read_fcgi_response(&mut conn, 1).is_ok(), "the slow request completes");
+    wait_for("the extra idle worker is stopped", DEADLINE, || {
+        (server.worker_pids().len() == 1).then_some(())
+    });
+    wait_for("its exit is logged", DEADLINE, || {
+        server.log_text().contains("exited with code 0").then_some(())
+    });
+    assert!(
+        !server.log_text().contains("exited on signal"),
+        "idle workers stop gracefully: {}",
+        server.log_text()
+    );
+}

@@ -376,8 +376,11 @@ impl PoolConfig {
 
     /// What sfpm's master cannot run yet, as an error: today only `pm = static`.
     pub fn runnable(&self) -> Result<(), String> {
-        if self.pm != ProcessManager::Static {
-            return Err(format!("[pool {}] only pm = static is supported so far", self.name));
+        if self.pm == ProcessManager::OnDemand {
+            return Err(format!(
+                "[pool {}] pm = ondemand is not supported yet (static and dynamic are)",
+                self.name
+            ));
         }
         Ok(())
     }
@@ -1015,11 +1018,14 @@ mod tests {
     }
 
     #[test]
-    fn runnable_is_static_only() {
+    fn ondemand_is_not_runnable_yet() {
         let mut c = pool(BASE);
         c.validate().unwrap();
         c.set("pm", "ondemand").unwrap();
-        assert_eq!(c.runnable(), Err("[pool www] only pm = static is supported so far".to_string()));
+        assert_eq!(
+            c.runnable(),
+            Err("[pool www] pm = ondemand is not supported yet (static and dynamic are)".to_string())
+        );
         assert!(c.validate().is_err());
     }
 

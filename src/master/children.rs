@@ -15,6 +15,8 @@ struct Entry {
     failures: u32,
     /// When the slot may be refilled.
     not_before: Instant,
+    /// The master asked the worker to stop (an idle one, under `pm = dynamic`).
+    stopping: bool,
 }
 
 /// The workers of one pool.
@@ -37,7 +39,12 @@ pub struct Exited {
 impl Children {
     /// `slots` empty slots, all due now.
     pub fn new(slots: usize, now: Instant) -> Children {
-        Children { entries: vec![Entry { pid: None, started: now, failures: 0, not_before: now }; slots] }
+        Children {
+            entries: vec![
+                Entry { pid: None, started: now, failures: 0, not_before: now, stopping: false };
+                slots
+            ],
+        }
     }
 
     /// The state of every slot, for the process manager's decisions.
@@ -56,6 +63,19 @@ impl Children {
         let e = &mut self.entries[slot];
         e.pid = Some(pid);
         e.started = now;
+        e.stopping = false;
+    }
+
+    /// Running workers: (slot, pid, start, asked to stop).
+    pub fn running(&self) -> impl Iterator<Item = (usize, Pid, Instant, bool)> + '_ {
+        self.entries.iter().enumerate().filter_map(|(i, e)| e.pid.map(|pid| (i, pid, e.started, e.stopping)))
+    }
+
+    /// Marks the worker in `slot` as asked to stop; its pid, if one runs there.
+    pub fn begin_stop(&mut self, slot: usize) -> Option<Pid> {
+        let e = self.entries.get_mut(slot)?;
+        e.stopping = true;
+        e.pid
     }
 
     /// Records an exit; `None` for a pid that is not ours. `expected` is true when the

@@ -16,7 +16,7 @@ use crate::log::Level;
 use crate::sys::{self, ExitStatus, Forked, WakePipe};
 use crate::worker::{Handler, PoolRuntime, Worker, WorkerSetup};
 use children::Children;
-use scoreboard::Scoreboard;
+use scoreboard::{Scoreboard, Stage};
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -141,10 +141,20 @@ fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) 
     handler.master_init().map_err(RunError::Init)?;
     let slots = pool.config.max_children.unwrap_or(1) as usize;
     let scoreboard = Scoreboard::new(slots).map_err(io_error("mmap() for the scoreboard"))?;
-    let mut master =
-        Master { pool, scoreboard, children: Children::new(slots, Instant::now()), state: State::Running };
+    let manager = Manager::of(&pool.config);
+    let mut master = Master {
+        pool,
+        scoreboard,
+        children: Children::new(slots, Instant::now()),
+        state: State::Running,
+        manager,
+    };
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
-    master.spawn_due(handler);
+    let initial = match master.manager {
+        Manager::Static => slots,
+        Manager::Dynamic { start, .. } => start,
+    };
+    master.spawn(handler, initial);
     crate::log!(Notice, "ready to handle connections");
     sys::notify_ready();
     while !master.is_done() {
@@ -161,6 +171,37 @@ struct Master<'p> {
     scoreboard: Scoreboard,
     children: Children,
     state: State,
+    manager: Manager,
+}
+
+/// The pool's process manager and what it carries between ticks.
+#[derive(Debug, Clone, Copy)]
+enum Manager {
+    /// `pm = static`: every slot always filled.
+    Static,
+    /// `pm = dynamic`: a maintenance tick every second keeps the idle count between
+    /// the spare limits.
+    Dynamic { limits: pm::Dynamic, state: pm::DynamicState, start: usize, next_tick: Instant },
+}
+
+impl Manager {
+    fn of(config: &PoolConfig) -> Manager {
+        let n = |v: i32| usize::try_from(v).unwrap_or(0);
+        match config.pm {
+            crate::config::ProcessManager::Dynamic => Manager::Dynamic {
+                limits: pm::Dynamic {
+                    max_children: config.max_children.unwrap_or(1) as usize,
+                    min_spare: n(config.min_spare_servers),
+                    max_spare: n(config.max_spare_servers),
+                    max_spawn_rate: n(config.max_spawn_rate).max(1),
+                },
+                state: pm::DynamicState::default(),
+                start: n(config.start_servers),
+                next_tick: Instant::now() + HEARTBEAT,
+            },
+            _ => Manager::Static,
+        }
+    }
 }
 
 impl Master<'_> {
@@ -171,10 +212,11 @@ impl Master<'_> {
     /// How long the loop may sleep: until the next respawn or escalation, at most a heartbeat.
     fn next_wakeup(&self) -> Duration {
         let now = Instant::now();
-        let due = match self.state {
-            State::Running => pm::next_spawn(&self.children.states()),
-            State::Finishing { term_at, kill_at } => term_at.or(kill_at),
-            State::Terminating { kill_at } => kill_at,
+        let due = match (self.state, self.manager) {
+            (State::Running, Manager::Static) => pm::next_spawn(&self.children.states()),
+            (State::Running, Manager::Dynamic { next_tick, .. }) => Some(next_tick),
+            (State::Finishing { term_at, kill_at }, _) => term_at.or(kill_at),
+            (State::Terminating { kill_at }, _) => kill_at,
         };
         due.map_or(HEARTBEAT, |t| t.saturating_duration_since(now).min(HEARTBEAT))
     }
@@ -191,7 +233,7 @@ impl Master<'_> {
         self.reap();
         let now = Instant::now();
         match self.state {
-            State::Running => self.spawn_due(handler),
+            State::Running => self.manage(handler, now),
             State::Finishing { term_at: Some(t), .. } if t <= now => {
                 self.signal_all(libc::SIGTERM);
                 self.state = State::Finishing { term_at: None, kill_at: Some(now + KILL_GRACE) };
@@ -293,8 +335,61 @@ impl Master<'_> {
         }
     }
 
-    fn spawn_due<H: Handler>(&mut self, handler: &mut H) {
-        for slot in pm::static_spawns(&self.children.states(), Instant::now()) {
+    /// Runs the process manager: static refills every vacant slot at once; dynamic
+    /// decides once a second.
+    fn manage<H: Handler>(&mut self, handler: &mut H, now: Instant) {
+        let Manager::Dynamic { limits, mut state, start, next_tick } = self.manager else {
+            self.spawn(handler, usize::MAX);
+            return;
+        };
+        if now < next_tick {
+            return;
+        }
+        let name = &self.pool.config.name;
+        let running = self.children.pids().len();
+        // Idle children, oldest first; ones already asked to stop are not counted.
+        let mut idle: Vec<(Instant, usize)> = self
+            .children
+            .running()
+            .filter(|&(slot, _, _, stopping)| {
+                !stopping && self.scoreboard.view(slot).is_some_and(|v| v.stage == Some(Stage::Idle))
+            })
+            .map(|(slot, _, started, _)| (started, slot))
+            .collect();
+        idle.sort();
+        let idle: Vec<usize> = idle.into_iter().map(|(_, slot)| slot).collect();
+        match pm::dynamic_tick(&limits, &mut state, &idle, running) {
+            pm::Decision::Nothing => {}
+            pm::Decision::Spawn(n) => {
+                if state.spawn_rate > 8 {
+                    crate::log!(
+                        Warning,
+                        "[pool {name}] seems busy (you may need to increase pm.start_servers, or pm.min/max_spare_servers), spawning {n} children, there are {} idle, and {running} total children",
+                        idle.len()
+                    );
+                }
+                self.spawn(handler, n);
+            }
+            pm::Decision::StopIdle(slot) => {
+                if let Some(pid) = self.children.begin_stop(slot) {
+                    crate::log!(Debug, "[pool {name}] stopping idle child {pid}");
+                    if let Err(e) = sys::kill(pid, libc::SIGQUIT) {
+                        crate::log!(Error, "kill({pid}, SIGQUIT) failed: {e}");
+                    }
+                }
+            }
+            pm::Decision::AtMaxChildren => crate::log!(
+                Warning,
+                "[pool {name}] server reached pm.max_children setting ({}), consider raising it",
+                limits.max_children
+            ),
+        }
+        self.manager = Manager::Dynamic { limits, state, start, next_tick: now + HEARTBEAT };
+    }
+
+    /// Forks up to `n` workers into vacant slots whose crash backoff has passed.
+    fn spawn<H: Handler>(&mut self, handler: &mut H, n: usize) {
+        for slot in pm::static_spawns(&self.children.states(), Instant::now()).into_iter().take(n) {
             match sys::fork() {
                 Ok(Forked::Parent(pid)) => {
                     self.children.started(slot, pid, Instant::now());

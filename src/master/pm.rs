@@ -80,3 +80,131 @@ mod tests {
         assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
     }
 }
+
+/// `pm = dynamic` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dynamic {
+    /// `pm.max_children`.
+    pub max_children: usize,
+    /// `pm.min_spare_servers`.
+    pub min_spare: usize,
+    /// `pm.max_spare_servers`.
+    pub max_spare: usize,
+    /// `pm.max_spawn_rate`.
+    pub max_spawn_rate: usize,
+}
+
+/// What `pm = dynamic` carries from one tick to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamicState {
+    /// Children to fork at the next shortage: 1, doubling while the shortage lasts.
+    pub spawn_rate: usize,
+    /// `pm.max_children` was reached in the current episode (warned once).
+    pub at_max: bool,
+}
+
+impl Default for DynamicState {
+    fn default() -> Self {
+        DynamicState { spawn_rate: 1, at_max: false }
+    }
+}
+
+/// One maintenance decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing to do.
+    Nothing,
+    /// Fork this many children.
+    Spawn(usize),
+    /// Stop the idle child in this slot (the one idle longest... started earliest).
+    StopIdle(usize),
+    /// More children are needed but `pm.max_children` run already: warn (once per episode).
+    AtMaxChildren,
+}
+
+/// php-fpm's dynamic process manager, once per second (process-management.md §3):
+/// too many idle children → stop the oldest idle one (one per tick); too few → fork
+/// `min(rate, min_spare - idle, max_children - running)`, doubling the rate while the
+/// shortage lasts, up to `pm.max_spawn_rate`. `idle` lists the idle children's slots,
+/// oldest start first; `running` counts every child.
+pub fn dynamic_tick(limits: &Dynamic, state: &mut DynamicState, idle: &[usize], running: usize) -> Decision {
+    if idle.len() > limits.max_spare {
+        state.spawn_rate = 1;
+        return Decision::StopIdle(idle[0]);
+    }
+    if idle.len() >= limits.min_spare {
+        state.spawn_rate = 1;
+        state.at_max = false;
+        return Decision::Nothing;
+    }
+    if running >= limits.max_children {
+        state.spawn_rate = 1;
+        if std::mem::replace(&mut state.at_max, true) {
+            return Decision::Nothing;
+        }
+        return Decision::AtMaxChildren;
+    }
+    let n = state.spawn_rate.min(limits.min_spare - idle.len()).min(limits.max_children - running);
+    if state.spawn_rate < limits.max_spawn_rate {
+        state.spawn_rate *= 2;
+    }
+    Decision::Spawn(n)
+}
+
+#[cfg(test)]
+mod dynamic_tests {
+    use super::*;
+
+    const LIMITS: Dynamic = Dynamic { max_children: 10, min_spare: 3, max_spare: 5, max_spawn_rate: 32 };
+
+    #[test]
+    fn too_many_idle_stops_the_oldest_one_per_tick() {
+        let mut s = DynamicState { spawn_rate: 8, at_max: false };
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[4, 1, 2, 3, 5, 6], 6), Decision::StopIdle(4));
+        assert_eq!(s.spawn_rate, 1);
+    }
+
+    #[test]
+    fn a_shortage_spawns_with_a_doubling_rate() {
+        let mut s = DynamicState::default();
+        // 0 idle of 3 wanted: 1, then 2, then the shortage caps it.
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[], 2), Decision::Spawn(1));
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[], 3), Decision::Spawn(2));
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[], 5), Decision::Spawn(3));
+        assert_eq!(s.spawn_rate, 8);
+        // Enough idle children: the rate resets.
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[1, 2, 3], 8), Decision::Nothing);
+        assert_eq!(s.spawn_rate, 1);
+    }
+
+    #[test]
+    fn max_children_caps_spawning_and_warns_once() {
+        let mut s = DynamicState::default();
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[], 9), Decision::Spawn(1));
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[], 10), Decision::AtMaxChildren);
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[], 10), Decision::Nothing);
+        assert_eq!(dynamic_tick(&LIMITS, &mut s, &[7, 8, 9], 10), Decision::Nothing);
+        assert_eq!(
+            dynamic_tick(&LIMITS, &mut s, &[], 10),
+            Decision::AtMaxChildren,
+            "a new episode warns again"
+        );
+    }
+
+    #[test]
+    fn the_spawn_rate_stops_doubling_at_the_cap() {
+        let limits = Dynamic { max_children: 100, min_spare: 60, max_spare: 80, max_spawn_rate: 4 };
+        let mut s = DynamicState::default();
+        let spawned: Vec<_> = (0..5).map(|_| dynamic_tick(&limits, &mut s, &[], 0)).collect();
+        assert_eq!(
+            spawned,
+            [
+                Decision::Spawn(1),
+                Decision::Spawn(2),
+                Decision::Spawn(4),
+                Decision::Spawn(4),
+                Decision::Spawn(4)
+            ]
+        );
+    }
+}
