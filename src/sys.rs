@@ -228,12 +228,17 @@ impl WakePipe {
         Ok(WakePipe { read, write })
     }
 
-    /// Waits until a signal arrives or `timeout` passes; drains the pipe.
-    pub fn wait(&self, timeout: Duration) -> io::Result<()> {
-        let mut pfd = libc::pollfd { fd: self.read.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// Waits until a signal arrives, `also` (when given) becomes readable, or `timeout`
+    /// passes; drains the pipe. Returns whether `also` is readable.
+    pub fn wait(&self, timeout: Duration, also: Option<RawFd>) -> io::Result<bool> {
+        let mut pfds = [
+            libc::pollfd { fd: self.read.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: also.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+        ];
+        let count = if also.is_some() { 2 } else { 1 };
         let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: `pfd` is one valid pollfd.
-        match check(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+        // SAFETY: `pfds` holds `count` valid pollfd entries (a negative fd is ignored).
+        match check(unsafe { libc::poll(pfds.as_mut_ptr(), count, ms) }) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
             Ok(_) => {}
@@ -241,7 +246,7 @@ impl WakePipe {
         let mut buf = [0u8; 64];
         // SAFETY: `buf` is writable for its length; the fd is non-blocking.
         while unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        Ok(())
+        Ok(also.is_some() && pfds[1].revents & libc::POLLIN != 0)
     }
 }
 

@@ -188,3 +188,26 @@ fn dynamic_spawns_when_busy_and_stops_extra_idle_workers() {
         server.log_text()
     );
 }
+
+#[test]
+fn ondemand_forks_for_a_connection_and_stops_idle_workers() {
+    let server = start_echo(
+        &echo_bin(),
+        tcp(),
+        2,
+        &["pm=ondemand", "pm.process_idle_timeout=1"],
+        TempDir::new("ondemand"),
+    );
+    assert!(server.worker_pids().is_empty(), "no worker before the first connection");
+    for round in 0..2 {
+        let mut conn = server.addr.connect().unwrap();
+        let response = client::fcgi_call(&mut conn, &FcgiRequest::responder(PARAMS, b""))
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(String::from_utf8_lossy(&response.stdout).contains("REQUEST_METHOD=GET"));
+        assert_eq!(server.worker_pids().len(), 1, "one worker for one connection");
+        wait_for("the idle worker is stopped after pm.process_idle_timeout", DEADLINE, || {
+            server.worker_pids().is_empty().then_some(())
+        });
+    }
+    assert!(!server.log_text().contains("exited on signal"), "{}", server.log_text());
+}

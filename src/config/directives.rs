@@ -132,7 +132,7 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         Typed,
         |c, v| put(&mut c.process_idle_timeout, parse_duration(v)?),
         Some("10s"),
-        NotYet,
+        InEffect,
     ),
     // php-fpm treats a negative count as "never", like 0.
     row(

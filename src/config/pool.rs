@@ -374,14 +374,9 @@ impl PoolConfig {
         self.runnable()
     }
 
-    /// What sfpm's master cannot run yet, as an error: today only `pm = static`.
+    /// What sfpm's master cannot run yet, as an error. Every process manager runs now
+    /// (static, dynamic, ondemand); pool-level gaps would be refused here.
     pub fn runnable(&self) -> Result<(), String> {
-        if self.pm == ProcessManager::OnDemand {
-            return Err(format!(
-                "[pool {}] pm = ondemand is not supported yet (static and dynamic are)",
-                self.name
-            ));
-        }
         Ok(())
     }
 
@@ -1018,15 +1013,12 @@ mod tests {
     }
 
     #[test]
-    fn ondemand_is_not_runnable_yet() {
+    fn every_process_manager_is_runnable() {
         let mut c = pool(BASE);
-        c.validate().unwrap();
-        c.set("pm", "ondemand").unwrap();
-        assert_eq!(
-            c.runnable(),
-            Err("[pool www] pm = ondemand is not supported yet (static and dynamic are)".to_string())
-        );
-        assert!(c.validate().is_err());
+        for pm in ["static", "dynamic", "ondemand"] {
+            c.set("pm", pm).unwrap();
+            assert_eq!(c.runnable(), Ok(()), "{pm}");
+        }
     }
 
     #[test]

@@ -153,13 +153,15 @@ fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) 
     let initial = match master.manager {
         Manager::Static => slots,
         Manager::Dynamic { start, .. } => start,
+        Manager::OnDemand { .. } => 0,
     };
     master.spawn(handler, initial);
     crate::log!(Notice, "ready to handle connections");
     sys::notify_ready();
     while !master.is_done() {
-        wake.wait(master.next_wakeup()).map_err(io_error("poll()"))?;
-        master.tick(handler);
+        let watch = master.watch_listener();
+        let pending = wake.wait(master.next_wakeup(), watch).map_err(io_error("poll()"))?;
+        master.tick(handler, pending);
     }
     handler.master_exit();
     crate::log!(Notice, "exiting, bye-bye!");
@@ -182,6 +184,9 @@ enum Manager {
     /// `pm = dynamic`: a maintenance tick every second keeps the idle count between
     /// the spare limits.
     Dynamic { limits: pm::Dynamic, state: pm::DynamicState, start: usize, next_tick: Instant },
+    /// `pm = ondemand`: no worker until a connection waits and none is idle; a worker
+    /// idle longer than `pm.process_idle_timeout` is stopped (one per second).
+    OnDemand { max_children: usize, idle_timeout: Duration, warned: bool, next_tick: Instant },
 }
 
 impl Manager {
@@ -199,7 +204,13 @@ impl Manager {
                 start: n(config.start_servers),
                 next_tick: Instant::now() + HEARTBEAT,
             },
-            _ => Manager::Static,
+            crate::config::ProcessManager::OnDemand => Manager::OnDemand {
+                max_children: config.max_children.unwrap_or(1) as usize,
+                idle_timeout: config.process_idle_timeout,
+                warned: false,
+                next_tick: Instant::now() + HEARTBEAT,
+            },
+            crate::config::ProcessManager::Static => Manager::Static,
         }
     }
 }
@@ -214,15 +225,42 @@ impl Master<'_> {
         let now = Instant::now();
         let due = match (self.state, self.manager) {
             (State::Running, Manager::Static) => pm::next_spawn(&self.children.states()),
-            (State::Running, Manager::Dynamic { next_tick, .. }) => Some(next_tick),
+            (State::Running, Manager::Dynamic { next_tick, .. } | Manager::OnDemand { next_tick, .. }) => {
+                Some(next_tick)
+            }
             (State::Finishing { term_at, kill_at }, _) => term_at.or(kill_at),
             (State::Terminating { kill_at }, _) => kill_at,
         };
         due.map_or(HEARTBEAT, |t| t.saturating_duration_since(now).min(HEARTBEAT))
     }
 
-    /// One turn of the loop: act on signals, reap, respawn, escalate.
-    fn tick<H: Handler>(&mut self, handler: &mut H) {
+    /// Workers that can take a connection now: idle, or just forked (not yet in
+    /// `accept()`, but about to be).
+    fn available_workers(&self) -> usize {
+        self.children
+            .running()
+            .filter(|&(slot, _, _, stopping)| {
+                !stopping
+                    && self
+                        .scoreboard
+                        .view(slot)
+                        .is_some_and(|v| matches!(v.stage, Some(Stage::Idle | Stage::Empty)))
+            })
+            .count()
+    }
+
+    /// The listening socket, for `pm = ondemand` to watch when a connection would find
+    /// no worker: none available and room to fork one (or a warning still to give).
+    fn watch_listener(&self) -> Option<std::os::fd::RawFd> {
+        let Manager::OnDemand { max_children, warned, .. } = self.manager else { return None };
+        let room = self.children.pids().len() < max_children;
+        (self.state == State::Running && self.available_workers() == 0 && (room || !warned))
+            .then(|| self.pool.listener.as_raw_fd())
+    }
+
+    /// One turn of the loop: act on signals, reap, respawn, escalate. `pending`: a
+    /// connection waits on the listening socket (watched under `pm = ondemand`).
+    fn tick<H: Handler>(&mut self, handler: &mut H, pending: bool) {
         let signals = sys::take_pending_signals();
         let has = |s: i32| signals & (1 << s) != 0;
         if has(libc::SIGTERM) || has(libc::SIGINT) {
@@ -233,7 +271,7 @@ impl Master<'_> {
         self.reap();
         let now = Instant::now();
         match self.state {
-            State::Running => self.manage(handler, now),
+            State::Running => self.manage(handler, now, pending),
             State::Finishing { term_at: Some(t), .. } if t <= now => {
                 self.signal_all(libc::SIGTERM);
                 self.state = State::Finishing { term_at: None, kill_at: Some(now + KILL_GRACE) };
@@ -337,10 +375,11 @@ impl Master<'_> {
 
     /// Runs the process manager: static refills every vacant slot at once; dynamic
     /// decides once a second.
-    fn manage<H: Handler>(&mut self, handler: &mut H, now: Instant) {
-        let Manager::Dynamic { limits, mut state, start, next_tick } = self.manager else {
-            self.spawn(handler, usize::MAX);
-            return;
+    fn manage<H: Handler>(&mut self, handler: &mut H, now: Instant, pending: bool) {
+        let (limits, mut state, start, next_tick) = match self.manager {
+            Manager::Static => return self.spawn(handler, usize::MAX),
+            Manager::OnDemand { .. } => return self.on_demand(handler, now, pending),
+            Manager::Dynamic { limits, state, start, next_tick } => (limits, state, start, next_tick),
         };
         if now < next_tick {
             return;
@@ -385,6 +424,57 @@ impl Master<'_> {
             ),
         }
         self.manager = Manager::Dynamic { limits, state, start, next_tick: now + HEARTBEAT };
+    }
+
+    /// `pm = ondemand`: fork a worker for a waiting connection when none can take it;
+    /// once a second, stop the longest-idle worker past `pm.process_idle_timeout`.
+    fn on_demand<H: Handler>(&mut self, handler: &mut H, now: Instant, pending: bool) {
+        let Manager::OnDemand { max_children, idle_timeout, mut warned, next_tick } = self.manager else {
+            return;
+        };
+        let name = &self.pool.config.name;
+        if self.available_workers() > 0 {
+            warned = false;
+        } else if pending {
+            if self.children.pids().len() < max_children {
+                self.spawn(handler, 1);
+            } else if !warned {
+                crate::log!(
+                    Warning,
+                    "[pool {name}] server reached max_children setting ({max_children}), consider raising it"
+                );
+                warned = true;
+            }
+        }
+        let mut next = next_tick;
+        if now >= next_tick {
+            next = now + HEARTBEAT;
+            let now_us = scoreboard::now_us();
+            let timeout_us = u64::try_from(idle_timeout.as_micros()).unwrap_or(u64::MAX);
+            let oldest_idle = self
+                .children
+                .running()
+                .filter(|&(_, _, _, stopping)| !stopping)
+                .filter_map(|(slot, _, _, _)| {
+                    let view = self.scoreboard.view(slot)?;
+                    (view.stage == Some(Stage::Idle)).then_some((view.idle_since_us, slot))
+                })
+                .min();
+            if let Some((since, slot)) = oldest_idle {
+                if now_us.saturating_sub(since) >= timeout_us {
+                    if let Some(pid) = self.children.begin_stop(slot) {
+                        crate::log!(
+                            Debug,
+                            "[pool {name}] stopping child {pid}, idle longer than pm.process_idle_timeout"
+                        );
+                        if let Err(e) = sys::kill(pid, libc::SIGQUIT) {
+                            crate::log!(Error, "kill({pid}, SIGQUIT) failed: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        self.manager = Manager::OnDemand { max_children, idle_timeout, warned, next_tick: next };
     }
 
     /// Forks up to `n` workers into vacant slots whose crash backoff has passed.

@@ -67,6 +67,8 @@ pub struct Slot {
     request_started_us: AtomicU64,
     /// When the worker started, µs since the epoch.
     started_us: AtomicU64,
+    /// When the worker last became idle, µs since the epoch (`pm.process_idle_timeout`).
+    idle_since_us: AtomicU64,
 }
 
 /// Microseconds since the epoch, for slot timestamps.
@@ -80,6 +82,7 @@ impl Slot {
         self.requests.store(0, Ordering::Relaxed);
         self.request_started_us.store(0, Ordering::Relaxed);
         self.started_us.store(now_us(), Ordering::Relaxed);
+        self.idle_since_us.store(now_us(), Ordering::Relaxed);
         self.pid.store(pid, Ordering::Relaxed);
         self.stage.store(Stage::Idle as u32, Ordering::Release);
     }
@@ -99,6 +102,7 @@ impl Slot {
     pub fn request_done(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.request_started_us.store(0, Ordering::Relaxed);
+        self.idle_since_us.store(now_us(), Ordering::Relaxed);
         self.stage.store(Stage::Idle as u32, Ordering::Release);
     }
 
@@ -123,6 +127,9 @@ pub struct SlotView {
     pub requests: u64,
     /// When the current request started, µs since the epoch, if one is in progress.
     pub request_started_us: Option<u64>,
+    /// When the worker last became idle, µs since the epoch (a worker's claim: it only
+    /// decides when an idle worker is stopped).
+    pub idle_since_us: u64,
 }
 
 /// All slots of one pool.
@@ -161,6 +168,7 @@ impl Scoreboard {
             stage: Stage::from_u32(slot.stage.load(Ordering::Acquire)),
             requests: slot.requests.load(Ordering::Relaxed),
             request_started_us: (started != 0).then_some(started),
+            idle_since_us: slot.idle_since_us.load(Ordering::Relaxed),
         })
     }
 }
