@@ -195,23 +195,17 @@ impl<'p> Worker<'p> {
                     self.slot.set_stage(Stage::Running);
                     return true;
                 }
-                Ok(false) => {
-                    if let Some(channel) = self.channel.take() {
-                        channel.close(true);
-                    }
-                }
+                Ok(false) => self.close_channel(true),
                 Err(e) => {
-                    if let Some(channel) = self.channel.take() {
-                        if !e.is_quiet() {
-                            crate::log!(
-                                Warning,
-                                "[pool {}] closing connection from {}: {e}",
-                                self.pool.config.name,
-                                channel.peer
-                            );
-                        }
-                        channel.close(false);
+                    if !e.is_quiet() {
+                        crate::log!(
+                            Warning,
+                            "[pool {}] closing connection from {}: {e}",
+                            self.pool.config.name,
+                            channel.peer
+                        );
                     }
+                    self.close_channel(false);
                 }
             }
         }
