@@ -33,6 +33,7 @@ build: deps
 # installed library is checked: headers, pkg-config, and a C program built against them.
 test: deps
 	cargo build --lib --examples
+	cargo check --lib --no-default-features  # libsfpm for php-src builds (sapi/config.m4)
 	bash scripts/check-install.sh
 	bash scripts/cargo-test.sh
 

@@ -184,12 +184,14 @@ pub struct InterpreterOptions {
 /// interpreter; returns the process exit code.
 #[cfg(feature = "php")]
 pub fn main(args: Vec<OsString>) -> i32 {
-    main_with(args, &crate::ffi::sapi::php())
+    main_with(args, &crate::ffi::sapi::php(), Some(FPM_INI_DIR))
 }
 
 /// Runs the command line with `interpreter` running the requests; returns php-fpm's exit
-/// codes: 0 ok, 64 usage, 78 configuration, 70 software.
-pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter) -> i32 {
+/// codes: 0 ok, 64 usage, 78 configuration, 70 software. `ini_dir`: where php.ini and
+/// `conf.d` are looked for by default (the cargo build on Debian: php-fpm's); `None`
+/// leaves the interpreter's own default (a php-src build's `--with-config-file-path`).
+pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter, ini_dir: Option<&str>) -> i32 {
     let program = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|| "sfpm".into());
     let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     let options = match parse(&args) {
@@ -200,7 +202,7 @@ pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter) -> i32 {
             return 64;
         }
     };
-    let php = interpreter_options(&options, &[]);
+    let php = interpreter_options(&options, &[], ini_dir);
     let print = |what| if interpreter.print(what, &php) { 0 } else { 70 };
     match options.action() {
         Action::Help => {
@@ -210,7 +212,7 @@ pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter) -> i32 {
         Action::Info => print(sfpm_print::SFPM_PRINT_INFO),
         Action::Modules => print(sfpm_print::SFPM_PRINT_MODULES),
         Action::Version => print(sfpm_print::SFPM_PRINT_VERSION),
-        Action::Test(_) | Action::Run => serve(&options, interpreter),
+        Action::Test(_) | Action::Run => serve(&options, interpreter, ini_dir),
     }
 }
 
@@ -225,22 +227,26 @@ pub const FPM_INI_DIR: &str = "/etc/php/8.2/fpm";
 /// The PHP start-up options: `-c`, `-n`, `-d`, then the pool's `php_value[]`-style
 /// settings (applied once at start-up: with one pool they are the pool's). Without `-c`
 /// or `PHPRC`, php-fpm's php.ini directory; without `PHP_INI_SCAN_DIR`, its `conf.d`.
-fn interpreter_options(options: &Options, pool_values: &[(String, String, bool)]) -> InterpreterOptions {
+fn interpreter_options(
+    options: &Options,
+    pool_values: &[(String, String, bool)],
+    ini_dir: Option<&str>,
+) -> InterpreterOptions {
     let mut defines = options.defines.clone();
     defines.extend(pool_values.iter().map(|(name, value, _)| format!("{name}={value}")));
-    let fpm = std::path::Path::new(FPM_INI_DIR);
     // An override path is loaded even with -n (PHP's rule), so the default is only
     // offered when php.ini is wanted.
+    let dir = ini_dir.map(std::path::Path::new);
     let ini_path = options.php_ini.clone().or_else(|| {
         let wanted = !options.no_php_ini && std::env::var_os("PHPRC").is_none();
-        (wanted && fpm.join("php.ini").is_file()).then(|| FPM_INI_DIR.to_string())
+        dir.filter(|d| wanted && d.join("php.ini").is_file()).map(|d| d.display().to_string())
     });
-    let scan_dir = fpm.join("conf.d").is_dir().then(|| fpm.join("conf.d").display().to_string());
+    let scan_dir = dir.map(|d| d.join("conf.d")).filter(|d| d.is_dir()).map(|d| d.display().to_string());
     InterpreterOptions { ini_path, ini_ignore: options.no_php_ini, defines, scan_dir }
 }
 
 /// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.
-fn serve(options: &Options, interpreter: &Interpreter) -> i32 {
+fn serve(options: &Options, interpreter: &Interpreter, ini_dir: Option<&str>) -> i32 {
     use crate::config;
     use crate::log::{self, Level};
     let path = options.fpm_config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
@@ -281,7 +287,7 @@ fn serve(options: &Options, interpreter: &Interpreter) -> i32 {
         return 78;
     }
     let pool = config.pools.remove(0);
-    let php = interpreter_options(options, &pool.php_values);
+    let php = interpreter_options(options, &pool.php_values, ini_dir);
     if let Err(e) = start_up(options, &config.global) {
         log::write(Level::Error, format_args!("{e}"));
         log::write(Level::Error, format_args!("FPM initialization failed"));

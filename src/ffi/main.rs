@@ -149,6 +149,7 @@ pub extern "C" fn sfpm_main(
             let Some(arg) = handle::c_str(arg) else { return 64 };
             args.push(OsString::from_vec(CStr::to_bytes(arg).to_vec()));
         }
-        crate::cli::main_with(args, &interpreter)
+        // The interpreter's own php.ini defaults (a php-src build's configure options).
+        crate::cli::main_with(args, &interpreter, None)
     }
 }

@@ -333,7 +333,6 @@ pub extern "C" fn sfpm_run(config: *const sfpm_config, handler: *const sfpm_hand
 }
 
 /// Runs `config` with a handler made of C callbacks (the PHP SAPI's), from Rust.
-#[cfg(feature = "php")]
 pub(crate) fn run_c_handler(
     config: crate::config::PoolConfig,
     callbacks: sfpm_handler,
