@@ -440,6 +440,11 @@ typedef struct sfpm_interpreter_options {
    Directory of additional .ini files when `PHP_INI_SCAN_DIR` is not set, or NULL.
    */
   const char *scan_dir;
+  /*
+   `name=value` lines to apply after start-up and lock against change by scripts
+   (the pool's `php_admin_value[]`, `php_admin_flag[]`), or NULL.
+   */
+  const char *admin_entries;
 } sfpm_interpreter_options;
 
 /*

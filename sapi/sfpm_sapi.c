@@ -469,6 +469,46 @@ static int sfpm_module_startup(sapi_module_struct *module)
 
 /* {{{ Lifecycle */
 
+/* One php_admin_value: set as the master value and locked to system level, so a
+   script's ini_set() cannot change it (php-fpm's semantics). */
+static void apply_admin_entry(const char *name, size_t name_len, const char *value, size_t value_len)
+{
+	zend_ini_entry *entry = zend_hash_str_find_ptr(EG(ini_directives), name, name_len);
+	zend_string *duplicate;
+	char line[512];
+
+	if (!entry) {
+		snprintf(line, sizeof(line), "php_admin_value: unknown ini setting '%.*s'", (int) name_len, name);
+		log_line(SFPM_LOG_ERROR, "", line);
+		return;
+	}
+	duplicate = zend_string_init(value, value_len, 1);
+	if (!entry->on_modify
+			|| entry->on_modify(entry, duplicate, entry->mh_arg1, entry->mh_arg2, entry->mh_arg3, ZEND_INI_STAGE_ACTIVATE) == SUCCESS) {
+		entry->value = duplicate;
+		entry->modifiable = ZEND_INI_SYSTEM;
+	} else {
+		zend_string_release_ex(duplicate, 1);
+		snprintf(line, sizeof(line), "php_admin_value: invalid value for '%.*s'", (int) name_len, name);
+		log_line(SFPM_LOG_ERROR, "", line);
+	}
+}
+
+/* "name=value\n" lines, from the pool's php_admin_value[] and php_admin_flag[]. */
+static void apply_admin_entries(const char *lines)
+{
+	while (*lines) {
+		const char *end = strchr(lines, '\n');
+		const char *eq = memchr(lines, '=', end ? (size_t) (end - lines) : strlen(lines));
+		size_t len = end ? (size_t) (end - lines) : strlen(lines);
+
+		if (eq) {
+			apply_admin_entry(lines, (size_t) (eq - lines), eq + 1, len - (size_t) (eq - lines) - 1);
+		}
+		lines += len + (end ? 1 : 0);
+	}
+}
+
 /* SINIT + MINIT. Signal handlers must already be installed: zend_signal_startup()
    records them, and each request's zend_signal_activate() forwards to them. */
 static int startup(const sfpm_interpreter_options *options)
@@ -496,6 +536,9 @@ static int startup(const sfpm_interpreter_options *options)
 	}
 	if (sfpm_sapi_module.startup(&sfpm_sapi_module) == FAILURE) {
 		return -1;
+	}
+	if (options && options->admin_entries) {
+		apply_admin_entries(options->admin_entries);
 	}
 	return 0;
 }

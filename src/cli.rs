@@ -178,6 +178,9 @@ pub struct InterpreterOptions {
     pub defines: Vec<String>,
     /// The directory of additional .ini files when `PHP_INI_SCAN_DIR` is not set.
     pub scan_dir: Option<String>,
+    /// The pool's `php_admin_value[]`/`php_admin_flag[]` as `name=value`: applied after
+    /// start-up and locked, so scripts cannot change them with `ini_set()`.
+    pub admin_defines: Vec<String>,
 }
 
 /// Runs the command line of the `sfpm` binary, with PHP (the `php` feature) as the
@@ -233,7 +236,9 @@ fn interpreter_options(
     ini_dir: Option<&str>,
 ) -> InterpreterOptions {
     let mut defines = options.defines.clone();
-    defines.extend(pool_values.iter().map(|(name, value, _)| format!("{name}={value}")));
+    let line = |(name, value, _): &(String, String, bool)| format!("{name}={value}");
+    defines.extend(pool_values.iter().filter(|v| !v.2).map(line));
+    let admin_defines = pool_values.iter().filter(|v| v.2).map(line).collect();
     // An override path is loaded even with -n (PHP's rule), so the default is only
     // offered when php.ini is wanted.
     let dir = ini_dir.map(std::path::Path::new);
@@ -242,7 +247,7 @@ fn interpreter_options(
         dir.filter(|d| wanted && d.join("php.ini").is_file()).map(|d| d.display().to_string())
     });
     let scan_dir = dir.map(|d| d.join("conf.d")).filter(|d| d.is_dir()).map(|d| d.display().to_string());
-    InterpreterOptions { ini_path, ini_ignore: options.no_php_ini, defines, scan_dir }
+    InterpreterOptions { ini_path, ini_ignore: options.no_php_ini, defines, scan_dir, admin_defines }
 }
 
 /// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.

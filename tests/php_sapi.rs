@@ -621,3 +621,24 @@ fn php_value_params_apply_to_their_request_only() {
     pids.dedup();
     assert_eq!(pids.len(), 1, "one worker served all of them");
 }
+
+/// Pool `php_admin_value[]` is locked, as in php-fpm: `ini_set()` cannot change it;
+/// `php_value[]` is a default scripts may change.
+#[test]
+fn php_admin_values_are_locked_and_php_values_are_not() {
+    let root = DocRoot::new("admin-value");
+    root.write(
+        "ini.php",
+        "<?php\nvar_export([ini_set('memory_limit', '10M'), ini_get('memory_limit'), \
+         ini_get('precision'), ini_set('precision', '9'), ini_get('precision')]);",
+    );
+    let pool = format!("{POOL}php_admin_value[memory_limit] = 77M\nphp_value[precision] = 7\n");
+    let php = Php::start(Kind::Sfpm, &PoolSpec { workers: 1, ini: INI, pool_lines: &pool });
+    let reply = php.call(&Req::get(&root, "ini.php", ""));
+    let text = reply.body_text();
+    assert!(
+        text.contains("array (\n  0 => false,\n  1 => '77M',\n  2 => '7',\n  3 => '7',\n  4 => '9',\n)"),
+        "{}",
+        reply.describe()
+    );
+}

@@ -23,6 +23,9 @@ pub struct sfpm_interpreter_options {
     pub ini_entries: *const c_char,
     /// Directory of additional .ini files when `PHP_INI_SCAN_DIR` is not set, or NULL.
     pub scan_dir: *const c_char,
+    /// `name=value` lines to apply after start-up and lock against change by scripts
+    /// (the pool's `php_admin_value[]`, `php_admin_flag[]`), or NULL.
+    pub admin_entries: *const c_char,
 }
 
 /// What `sfpm_interpreter.print` prints.
@@ -68,14 +71,17 @@ impl COptions {
         let scan_dir = c(&options.scan_dir)?;
         let lines: String = options.defines.iter().map(|d| define_line(d)).collect();
         let entries = c(&(!lines.is_empty()).then_some(lines))?;
+        let admin: String = options.admin_defines.iter().map(|d| define_line(d)).collect();
+        let admin = c(&(!admin.is_empty()).then_some(admin))?;
         let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
         let raw = sfpm_interpreter_options {
             ini_path: ptr(&ini_path),
             ini_ignore: options.ini_ignore,
             ini_entries: ptr(&entries),
             scan_dir: ptr(&scan_dir),
+            admin_entries: ptr(&admin),
         };
-        Some(COptions { raw, _strings: [ini_path, entries, scan_dir].into_iter().flatten().collect() })
+        Some(COptions { raw, _strings: [ini_path, entries, scan_dir, admin].into_iter().flatten().collect() })
     }
 }
 
