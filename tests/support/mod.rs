@@ -6,6 +6,15 @@
 
 pub mod http;
 pub mod nginx;
+// Each starts sfpm itself (`CARGO_BIN_EXE_sfpm`), which exists with the `php` feature only.
+#[cfg(feature = "php")]
+pub mod apache;
+#[cfg(feature = "php")]
+pub mod caddy;
+#[cfg(feature = "php")]
+pub mod frontend;
+#[cfg(feature = "php")]
+pub mod lighttpd;
 
 use std::fs;
 use std::io::{self, Read};
