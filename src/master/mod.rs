@@ -3,7 +3,7 @@
 //!
 //! The master is single-threaded and sleeps in one `poll()` on its wake pipe; signal
 //! handlers only record the signal and write a byte to that pipe. Everything else —
-//! reaping, respawning, stopping — happens in [`Master::tick`], in the loop.
+//! reaping, respawning, stopping — happens in `Master::tick`, in the loop.
 
 pub mod children;
 pub mod pm;
