@@ -419,6 +419,160 @@ typedef struct sfpm_cgi {
 } sfpm_cgi;
 
 /*
+ One worker of the pool. Strings are (pointer, length), not NUL-terminated except
+ `state`, a static string.
+ */
+typedef struct sfpm_status_process {
+  /*
+   The worker's pid.
+   */
+  int32_t pid;
+  /*
+   php-fpm's name of its stage: `Idle`, `Reading headers`, `Running`, `Finishing`.
+   */
+  const char *state;
+  /*
+   When it started, seconds since the epoch.
+   */
+  int64_t start_time;
+  /*
+   Requests served, the current one included.
+   */
+  uint64_t requests;
+  /*
+   The current request's age, or the last one's duration when idle, µs.
+   */
+  uint64_t request_duration;
+  /*
+   The request's method.
+   */
+  const uint8_t *request_method;
+  /*
+   Its length.
+   */
+  size_t request_method_len;
+  /*
+   The script's URI.
+   */
+  const uint8_t *request_uri;
+  /*
+   Its length.
+   */
+  size_t request_uri_len;
+  /*
+   The query string.
+   */
+  const uint8_t *query_string;
+  /*
+   Its length.
+   */
+  size_t query_string_len;
+  /*
+   The script's path.
+   */
+  const uint8_t *script;
+  /*
+   Its length.
+   */
+  size_t script_len;
+  /*
+   The authenticated user (`REMOTE_USER`), or `-` (php-fpm's placeholder).
+   */
+  const uint8_t *user;
+  /*
+   Its length.
+   */
+  size_t user_len;
+  /*
+   The request body's length.
+   */
+  uint64_t request_length;
+  /*
+   CPU use of the last request in percent of its duration; 0 unless idle.
+   */
+  double last_request_cpu;
+  /*
+   Peak memory of the last request; not measured yet, 0.
+   */
+  uint64_t last_request_memory;
+} sfpm_status_process;
+
+/*
+ The pool's state. Everything it points to is owned by the request and valid until
+ the next `sfpm_request_status()` call or the end of the request.
+ */
+typedef struct sfpm_status {
+  /*
+   The pool's name.
+   */
+  const uint8_t *pool;
+  /*
+   Its length.
+   */
+  size_t pool_len;
+  /*
+   `static`, `dynamic` or `ondemand`, NUL-terminated, static.
+   */
+  const char *process_manager;
+  /*
+   When the master started, seconds since the epoch.
+   */
+  int64_t start_time;
+  /*
+   Seconds since then.
+   */
+  int64_t start_since;
+  /*
+   Requests accepted by the pool.
+   */
+  uint64_t accepted_conn;
+  /*
+   Connections waiting in the listen backlog (TCP; 0 for Unix sockets, as php-fpm).
+   */
+  uint64_t listen_queue;
+  /*
+   Highest `listen_queue` seen (sfpm: the current one; not tracked over time yet).
+   */
+  uint64_t max_listen_queue;
+  /*
+   Size of the listen backlog (TCP; 0 for Unix sockets).
+   */
+  uint64_t listen_queue_len;
+  /*
+   Workers waiting for a connection.
+   */
+  uint64_t idle_processes;
+  /*
+   Workers serving a request (or holding a kept connection).
+   */
+  uint64_t active_processes;
+  /*
+   All workers.
+   */
+  uint64_t total_processes;
+  /*
+   Most workers seen active at once.
+   */
+  uint64_t max_active_processes;
+  /*
+   Times the process manager hit `pm.max_children`.
+   */
+  uint64_t max_children_reached;
+  /*
+   Requests that hit `request_slowlog_timeout`: no slow log yet, 0.
+   */
+  uint64_t slow_requests;
+  /*
+   The workers.
+   */
+  const struct sfpm_status_process *processes;
+  /*
+   How many.
+   */
+  size_t process_count;
+} sfpm_status;
+
+/*
  How an interpreter is started: php-fpm's `-c`, `-n`, `-d`, and the pool's
  `php_value[]`-style settings. Strings are NUL-terminated, owned by sfpm, and valid
  while `sfpm_main()` runs.
@@ -755,6 +909,15 @@ sfpm_result sfpm_request_pool(const struct sfpm_request *request,
 sfpm_result sfpm_request_cgi(struct sfpm_request *request,
                              const struct sfpm_cgi_settings *settings,
                              struct sfpm_cgi *out);
+
+/*
+ The state of the pool serving `request`: php-fpm's `fpm_get_status()` data.
+
+ On `SFPM_OK`, writes `*out`; what it points to is owned by the request and valid until
+ the next call or the end of the request. Returns `SFPM_ERR_INVALID_ARG` if a pointer is
+ NULL or no request is open.
+ */
+sfpm_result sfpm_request_status(struct sfpm_request *request, struct sfpm_status *out);
 
 /*
  Runs php-fpm's command line (`-y`, `-c`, `-n`, `-d`, `-t`, `-F`, `-i`, ...) with

@@ -8,3 +8,5 @@ function apache_request_headers(): array {}
 
 /** @alias apache_request_headers */
 function getallheaders(): array {}
+
+function fpm_get_status(): array|false {}

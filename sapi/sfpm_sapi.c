@@ -424,6 +424,57 @@ PHP_FUNCTION(apache_request_headers)
 	}
 }
 
+/* php-fpm's fpm_get_status(): the pool and its workers, from sfpm's scoreboard. */
+PHP_FUNCTION(fpm_get_status)
+{
+	sfpm_status st;
+	zval procs;
+
+	ZEND_PARSE_PARAMETERS_NONE();
+
+	if (!current || sfpm_request_status(current, &st) != SFPM_OK) {
+		RETURN_FALSE;
+	}
+	array_init(return_value);
+	add_assoc_stringl(return_value, "pool", (const char *) st.pool, st.pool_len);
+	add_assoc_string(return_value, "process-manager", st.process_manager);
+	add_assoc_long(return_value, "start-time", st.start_time);
+	add_assoc_long(return_value, "start-since", st.start_since);
+	add_assoc_long(return_value, "accepted-conn", (zend_long) st.accepted_conn);
+	add_assoc_long(return_value, "listen-queue", (zend_long) st.listen_queue);
+	add_assoc_long(return_value, "max-listen-queue", (zend_long) st.max_listen_queue);
+	add_assoc_long(return_value, "listen-queue-len", (zend_long) st.listen_queue_len);
+	add_assoc_long(return_value, "idle-processes", (zend_long) st.idle_processes);
+	add_assoc_long(return_value, "active-processes", (zend_long) st.active_processes);
+	add_assoc_long(return_value, "total-processes", (zend_long) st.total_processes);
+	add_assoc_long(return_value, "max-active-processes", (zend_long) st.max_active_processes);
+	add_assoc_long(return_value, "max-children-reached", (zend_long) st.max_children_reached);
+	add_assoc_long(return_value, "slow-requests", (zend_long) st.slow_requests);
+	array_init(&procs);
+	for (size_t i = 0; i < st.process_count; i++) {
+		const sfpm_status_process *p = &st.processes[i];
+		zval proc;
+
+		array_init(&proc);
+		add_assoc_long(&proc, "pid", p->pid);
+		add_assoc_string(&proc, "state", p->state);
+		add_assoc_long(&proc, "start-time", p->start_time);
+		add_assoc_long(&proc, "start-since", st.start_time + st.start_since - p->start_time);
+		add_assoc_long(&proc, "requests", (zend_long) p->requests);
+		add_assoc_long(&proc, "request-duration", (zend_long) p->request_duration);
+		add_assoc_stringl(&proc, "request-method", (const char *) p->request_method, p->request_method_len);
+		add_assoc_stringl(&proc, "request-uri", (const char *) p->request_uri, p->request_uri_len);
+		add_assoc_stringl(&proc, "query-string", (const char *) p->query_string, p->query_string_len);
+		add_assoc_long(&proc, "request-length", (zend_long) p->request_length);
+		add_assoc_stringl(&proc, "user", (const char *) p->user, p->user_len);
+		add_assoc_stringl(&proc, "script", (const char *) p->script, p->script_len);
+		add_assoc_double(&proc, "last-request-cpu", p->last_request_cpu);
+		add_assoc_long(&proc, "last-request-memory", (zend_long) p->last_request_memory);
+		add_next_index_zval(&procs, &proc);
+	}
+	add_assoc_zval(return_value, "procs", &procs);
+}
+
 static PHP_MINIT_FUNCTION(sfpm_cgi)
 {
 	(void) type;

@@ -280,9 +280,11 @@ pub fn enter_worker_mode(listen_fd: RawFd) {
 /// anything else whose meaning differs between processes.
 pub unsafe trait SharedPlain: Sync {}
 
-// SAFETY: a scoreboard slot is atomics of integers: all-zero is a valid value, and
-// nothing in it is a pointer.
+// SAFETY: a scoreboard slot is atomics of integers and bytes: all-zero is a valid value,
+// and nothing in it is a pointer.
 unsafe impl SharedPlain for crate::master::scoreboard::Slot {}
+// SAFETY: as above: atomic integers only.
+unsafe impl SharedPlain for crate::master::scoreboard::PoolCounters {}
 
 /// An anonymous shared mapping of `len` zeroed `T`s, inherited by forked children.
 #[derive(Debug)]
@@ -446,6 +448,35 @@ pub fn redirect_stderr(path: &std::path::Path) -> io::Result<()> {
     // SAFETY: both descriptors are open; dup2 replaces fd 2 atomically.
     check(unsafe { libc::dup2(file.as_raw_fd(), 2) })?;
     Ok(())
+}
+
+/// CPU time this process has used, µs (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`).
+pub fn process_cpu_us() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64).saturating_mul(1_000_000).saturating_add(ts.tv_nsec as u64 / 1000)
+}
+
+/// A listening TCP socket's accept queue as the kernel reports it (`TCP_INFO`, as
+/// php-fpm reads it): connections waiting, and the queue's size. `None` for other
+/// sockets (Unix sockets report nothing, in php-fpm too).
+pub fn listen_queue(fd: RawFd) -> Option<(u32, u32)> {
+    // SAFETY: a zeroed tcp_info is a valid out-parameter; `len` holds its size.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        (rc == 0).then_some((info.tcpi_unacked, info.tcpi_sacked))
+    }
 }
 
 /// True when standard error is a terminal.

@@ -14,7 +14,7 @@
 use crate::config::{ListenProtocol, PoolConfig};
 use crate::fastcgi::{self, ManagementValues, RecordType, Role};
 use crate::listen::{AllowedClients, Listener, Peer, Stream};
-use crate::master::scoreboard::{Slot, Stage};
+use crate::master::scoreboard::{ProcessStatus, RequestFields, Scoreboard, Slot, Stage};
 use crate::request::{Params, Protocol, Request};
 use crate::scgi;
 use crate::sniff::{self, sniff};
@@ -64,6 +64,27 @@ pub trait Handler {
     fn worker_exit(&mut self) {}
     /// Runs once in the master after every worker is gone.
     fn master_exit(&mut self) {}
+}
+
+/// A pool's state as status pages show it (see [`Worker::pool_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The pool's name.
+    pub pool: String,
+    /// `static`, `dynamic` or `ondemand`.
+    pub process_manager: &'static str,
+    /// When the master started, µs since the epoch.
+    pub start_us: u64,
+    /// Requests accepted by the pool.
+    pub accepted: u64,
+    /// Most workers seen active at once.
+    pub max_active: u64,
+    /// Times the process manager hit `pm.max_children`.
+    pub max_children_reached: u64,
+    /// The listening socket's accept queue: (waiting, size); (0, 0) for Unix sockets.
+    pub listen_queue: (u32, u32),
+    /// Every running worker.
+    pub processes: Vec<ProcessStatus>,
 }
 
 /// What a pool's workers share, set up by the master before forking.
@@ -123,7 +144,10 @@ impl WorkerSetup {
 /// One worker process's view of its pool and its current connection.
 pub struct Worker<'p> {
     pool: &'p PoolRuntime,
+    board: &'p Scoreboard,
     slot: &'p Slot,
+    /// Process CPU time when the current request was accepted, µs.
+    cpu_at_start_us: u64,
     channel: Option<Channel>,
     /// The buffers of the last closed connection, for the next one: allocating and
     /// zeroing 64 KiB per connection shows in profiles.
@@ -139,9 +163,30 @@ impl fmt::Debug for Worker<'_> {
 }
 
 impl<'p> Worker<'p> {
-    /// A worker of `pool` publishing its state in `slot`.
-    pub fn new(pool: &'p PoolRuntime, slot: &'p Slot) -> Worker<'p> {
-        Worker { pool, slot, channel: None, spare: None, stopping: false }
+    /// A worker of `pool` publishing its state in `slot` of `board`.
+    pub fn new(pool: &'p PoolRuntime, board: &'p Scoreboard, slot: &'p Slot) -> Worker<'p> {
+        Worker { pool, board, slot, cpu_at_start_us: 0, channel: None, spare: None, stopping: false }
+    }
+
+    /// The pool's state for status pages and `fpm_get_status()`: every worker's
+    /// published slot, validated, and the pool counters.
+    pub fn pool_status(&self) -> PoolStatus {
+        let counters = self.board.counters();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        PoolStatus {
+            pool: self.pool.config.name.clone(),
+            process_manager: match self.pool.config.pm {
+                crate::config::ProcessManager::Static => "static",
+                crate::config::ProcessManager::Dynamic => "dynamic",
+                crate::config::ProcessManager::OnDemand => "ondemand",
+            },
+            start_us: load(&counters.start_us),
+            accepted: load(&counters.accepted),
+            max_active: load(&counters.max_active),
+            max_children_reached: load(&counters.max_children_reached),
+            listen_queue: sys::listen_queue(self.pool.listener.as_raw_fd()).unwrap_or((0, 0)),
+            processes: self.board.processes(),
+        }
     }
 
     /// The pool's name.
@@ -192,6 +237,7 @@ impl<'p> Worker<'p> {
             let Some(channel) = self.channel.as_mut() else { continue };
             match channel.read_request(self.slot, &self.pool.config) {
                 Ok(true) => {
+                    self.publish_request();
                     self.slot.set_stage(Stage::Running);
                     return true;
                 }
@@ -209,6 +255,24 @@ impl<'p> Worker<'p> {
                 }
             }
         }
+    }
+
+    /// Publishes the accepted request for status pages, and counts it.
+    fn publish_request(&mut self) {
+        let Some(request) = self.channel.as_ref().and_then(|c| c.request.as_ref()) else { return };
+        let p = &request.params;
+        let get = |name: &[u8]| p.get(name).unwrap_or_default();
+        let content_length = std::str::from_utf8(get(b"CONTENT_LENGTH")).ok().and_then(|v| v.parse().ok());
+        self.slot.request_info(&RequestFields {
+            method: get(b"REQUEST_METHOD"),
+            uri: p.get(b"SCRIPT_NAME").or_else(|| p.get(b"REQUEST_URI")).unwrap_or_default(),
+            query: get(b"QUERY_STRING"),
+            script: get(b"SCRIPT_FILENAME"),
+            user: get(b"REMOTE_USER"),
+            content_length: content_length.unwrap_or(0),
+        });
+        self.board.counters().accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.cpu_at_start_us = sys::process_cpu_us();
     }
 
     /// Closes the current connection, if any, keeping its buffers for the next one.
@@ -229,6 +293,7 @@ impl<'p> Worker<'p> {
         if let Some(request) = channel.request.take() {
             channel.unread_input = !(request.stdin_done && request.data_done) || channel.start < channel.end;
         }
+        self.slot.request_cpu(sys::process_cpu_us().saturating_sub(self.cpu_at_start_us));
         self.slot.request_done();
         let max = self.pool.config.max_requests;
         if max > 0 && self.slot.requests() >= max {

@@ -642,3 +642,39 @@ fn php_admin_values_are_locked_and_php_values_are_not() {
         reply.describe()
     );
 }
+
+/// `fpm_get_status()` from the scoreboard: php-fpm's keys, the pool's workers, and this
+/// request as the calling worker's.
+#[test]
+fn fpm_get_status_describes_the_pool_and_this_request() {
+    let root = DocRoot::new("status");
+    root.write(
+        "status.php",
+        "<?php\n$s = fpm_get_status();\n$me = array_values(array_filter($s['procs'], fn ($p) => $p['pid'] === getmypid()))[0];\n\
+         echo implode(',', array_keys($s)), \"\\n\", implode(',', array_keys($me)), \"\\n\";\n\
+         echo $s['pool'], ' ', $s['process-manager'], ' ', $s['total-processes'], ' ', count($s['procs']), ' ', $s['active-processes'], \"\\n\";\n\
+         echo $me['state'], ' ', $me['request-method'], ' ', $me['query-string'], ' ', $me['script'] === __FILE__ ? 'script' : $me['script'], ' ', $me['user'], \"\\n\";",
+    );
+    let php = start(2);
+    let reply = php.call(&Req::get(&root, "status.php", "a=1"));
+    let text = reply.body_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(
+            "pool,process-manager,start-time,start-since,accepted-conn,listen-queue,max-listen-queue,listen-queue-len,\
+             idle-processes,active-processes,total-processes,max-active-processes,max-children-reached,slow-requests,procs"
+        ),
+        "{}",
+        reply.describe()
+    );
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(
+            "pid,state,start-time,start-since,requests,request-duration,request-method,request-uri,query-string,\
+             request-length,user,script,last-request-cpu,last-request-memory"
+        )
+    );
+    assert_eq!(lines.get(2).copied(), Some("www static 2 2 1"), "{}", reply.describe());
+    assert_eq!(lines.get(3).copied(), Some("Running GET a=1 script -"), "{}", reply.describe());
+}

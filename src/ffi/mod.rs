@@ -13,6 +13,7 @@
 //!   [`crate::worker::Handler`];
 //! - [`request`]: `sfpm_request`, the request being served;
 //! - [`cgi`]: `sfpm_request_cgi`, the request as php-fpm would run it (for the PHP SAPI);
+//! - [`status`]: `sfpm_request_status`, the pool's state (`fpm_get_status()`);
 //! - [`main`]: `sfpm_main` and `sfpm_interpreter`, php-fpm's command line for a C main.
 //!
 //! Every export's body runs inside `ffi_panic_boundary!`, which turns a panic into the
@@ -66,6 +67,8 @@ pub mod server;
 pub mod request;
 
 pub mod cgi;
+
+pub mod status;
 
 pub mod main;
 

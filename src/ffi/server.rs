@@ -190,6 +190,7 @@ trait Serving {
     fn request(&mut self) -> Option<Request<'_>>;
     fn pool_name(&self) -> &str;
     fn config(&self) -> &crate::config::PoolConfig;
+    fn pool_status(&self) -> crate::worker::PoolStatus;
 }
 
 impl Serving for Worker<'_> {
@@ -205,6 +206,9 @@ impl Serving for Worker<'_> {
     fn config(&self) -> &crate::config::PoolConfig {
         Worker::config(self)
     }
+    fn pool_status(&self) -> crate::worker::PoolStatus {
+        Worker::pool_status(self)
+    }
 }
 
 /// What `sfpm_worker *` and `sfpm_request *` point to: the worker, and the text of the
@@ -215,6 +219,8 @@ pub struct WorkerHandle<'w> {
     peer: String,
     /// The open request's CGI view, when `sfpm_request_cgi()` was asked for it.
     cgi: super::cgi::CgiStore,
+    /// The pool's status, when `sfpm_request_status()` was asked for it.
+    status: super::status::StatusStore,
 }
 
 impl std::fmt::Debug for WorkerHandle<'_> {
@@ -238,7 +244,12 @@ impl Castable for sfpm_request {
 
 impl<'w> WorkerHandle<'w> {
     fn new(worker: &'w mut (dyn Serving + 'w)) -> WorkerHandle<'w> {
-        WorkerHandle { worker, peer: String::new(), cgi: super::cgi::CgiStore::default() }
+        WorkerHandle {
+            worker,
+            peer: String::new(),
+            cgi: super::cgi::CgiStore::default(),
+            status: super::status::StatusStore::default(),
+        }
     }
 
     /// Waits for the next request, finishing the open one; false when the worker must exit.
@@ -270,6 +281,14 @@ impl<'w> WorkerHandle<'w> {
         let extensions = self.worker.config().security_limit_extensions.clone();
         let request = self.worker.request()?;
         Some((extensions, request, &mut self.cgi))
+    }
+
+    /// The pool's status and the storage for its C view, while a request is open.
+    pub(super) fn status_parts(
+        &mut self,
+    ) -> Option<(crate::worker::PoolStatus, &mut super::status::StatusStore)> {
+        self.worker.request()?;
+        Some((self.worker.pool_status(), &mut self.status))
     }
 
     /// The worker's pool name.

@@ -234,6 +234,25 @@ impl Master<'_> {
         due.map_or(HEARTBEAT, |t| t.saturating_duration_since(now).min(HEARTBEAT))
     }
 
+    /// Records the most workers seen busy at once, for status pages.
+    fn count_active(&self) {
+        let active = self
+            .children
+            .running()
+            .filter(|&(slot, ..)| {
+                self.scoreboard.view(slot).is_some_and(|v| {
+                    matches!(v.stage, Some(Stage::Reading | Stage::Running | Stage::Finishing))
+                })
+            })
+            .count();
+        self.scoreboard.counters().max_active.fetch_max(active as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts an episode of the process manager hitting `pm.max_children`.
+    fn reached_max_children(&self) {
+        self.scoreboard.counters().max_children_reached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Workers that can take a connection now: idle, or just forked (not yet in
     /// `accept()`, but about to be).
     fn available_workers(&self) -> usize {
@@ -269,6 +288,7 @@ impl Master<'_> {
             self.finish();
         }
         self.reap();
+        self.count_active();
         let now = Instant::now();
         match self.state {
             State::Running => self.manage(handler, now, pending),
@@ -417,11 +437,14 @@ impl Master<'_> {
                     }
                 }
             }
-            pm::Decision::AtMaxChildren => crate::log!(
-                Warning,
-                "[pool {name}] server reached pm.max_children setting ({}), consider raising it",
-                limits.max_children
-            ),
+            pm::Decision::AtMaxChildren => {
+                crate::log!(
+                    Warning,
+                    "[pool {name}] server reached pm.max_children setting ({}), consider raising it",
+                    limits.max_children
+                );
+                self.reached_max_children();
+            }
         }
         self.manager = Manager::Dynamic { limits, state, start, next_tick: now + HEARTBEAT };
     }
@@ -443,6 +466,7 @@ impl Master<'_> {
                     Warning,
                     "[pool {name}] server reached max_children setting ({max_children}), consider raising it"
                 );
+                self.reached_max_children();
                 warned = true;
             }
         }
@@ -513,7 +537,7 @@ fn worker_process<H: Handler>(
         return 1;
     }
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut worker = Worker::new(pool, slot);
+        let mut worker = Worker::new(pool, scoreboard, slot);
         handler.worker_init(&mut worker)?;
         handler.serve(&mut worker);
         handler.worker_exit();

@@ -10,7 +10,7 @@
 
 use crate::sys::{self, SharedSlice};
 use std::io;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where a worker is in its request cycle, as php-fpm's status page shows it.
@@ -55,8 +55,63 @@ impl Stage {
     }
 }
 
-/// One worker's published state. Integers only: see the module documentation.
-#[derive(Debug, Default)]
+/// A short text in shared memory, as bytes (no pointer): written by one worker, read
+/// as a copy cut at the first NUL, so a torn or hostile value is at worst wrong text.
+#[derive(Debug)]
+#[repr(C)]
+pub struct Text<const N: usize>([AtomicU8; N]);
+
+impl<const N: usize> Text<N> {
+    /// Stores `value`, cut to `N - 1` bytes (php-fpm's scoreboard cuts the same way).
+    fn store(&self, value: &[u8]) {
+        let len = value.len().min(N - 1);
+        for (cell, byte) in self.0.iter().zip(value[..len].iter().chain(std::iter::once(&0))) {
+            cell.store(*byte, Ordering::Relaxed);
+        }
+    }
+
+    /// A copy, up to the first NUL.
+    fn load(&self) -> Vec<u8> {
+        self.0.iter().map(|c| c.load(Ordering::Relaxed)).take_while(|b| *b != 0).collect()
+    }
+}
+
+/// What a worker publishes about the request it serves (php-fpm's status fields).
+#[derive(Debug)]
+#[repr(C)]
+pub struct RequestInfo {
+    method: Text<16>,
+    uri: Text<128>,
+    query: Text<512>,
+    script: Text<256>,
+    user: Text<32>,
+    content_length: AtomicU64,
+    /// Duration of the last finished request, µs.
+    last_duration_us: AtomicU64,
+    /// CPU time of the last finished request, µs.
+    last_cpu_us: AtomicU64,
+}
+
+/// The request fields a worker publishes when it starts one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestFields<'a> {
+    /// `REQUEST_METHOD`.
+    pub method: &'a [u8],
+    /// The script's URI (`SCRIPT_NAME`).
+    pub uri: &'a [u8],
+    /// `QUERY_STRING`.
+    pub query: &'a [u8],
+    /// `SCRIPT_FILENAME`.
+    pub script: &'a [u8],
+    /// `REMOTE_USER`.
+    pub user: &'a [u8],
+    /// `CONTENT_LENGTH`.
+    pub content_length: u64,
+}
+
+/// One worker's published state. Integers and byte arrays only: see the module
+/// documentation.
+#[derive(Debug)]
 #[repr(C)]
 pub struct Slot {
     stage: AtomicU32,
@@ -69,6 +124,23 @@ pub struct Slot {
     started_us: AtomicU64,
     /// When the worker last became idle, µs since the epoch (`pm.process_idle_timeout`).
     idle_since_us: AtomicU64,
+    /// The current (or last) request.
+    request: RequestInfo,
+}
+
+/// Pool-wide counters, in the same shared memory: workers count accepted requests, the
+/// master the rest.
+#[derive(Debug)]
+#[repr(C)]
+pub struct PoolCounters {
+    /// When the master started, µs since the epoch.
+    pub start_us: AtomicU64,
+    /// Requests accepted by the pool's workers.
+    pub accepted: AtomicU64,
+    /// Most workers seen active at once.
+    pub max_active: AtomicU64,
+    /// Times the process manager hit `pm.max_children`.
+    pub max_children_reached: AtomicU64,
 }
 
 /// Microseconds since the epoch, for slot timestamps.
@@ -92,6 +164,22 @@ impl Slot {
         self.stage.store(stage as u32, Ordering::Release);
     }
 
+    /// A request's head was read: publish what status pages show of it.
+    pub fn request_info(&self, fields: &RequestFields<'_>) {
+        let r = &self.request;
+        r.method.store(fields.method);
+        r.uri.store(fields.uri);
+        r.query.store(fields.query);
+        r.script.store(fields.script);
+        r.user.store(fields.user);
+        r.content_length.store(fields.content_length, Ordering::Relaxed);
+    }
+
+    /// The last request took `cpu_us` of CPU time.
+    pub fn request_cpu(&self, cpu_us: u64) {
+        self.request.last_cpu_us.store(cpu_us, Ordering::Relaxed);
+    }
+
     /// A request started being read.
     pub fn request_started(&self) {
         self.request_started_us.store(now_us(), Ordering::Relaxed);
@@ -100,6 +188,10 @@ impl Slot {
 
     /// The request ended; the worker goes back to waiting.
     pub fn request_done(&self) {
+        let started = self.request_started_us.load(Ordering::Relaxed);
+        if started != 0 {
+            self.request.last_duration_us.store(now_us().saturating_sub(started), Ordering::Relaxed);
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.request_started_us.store(0, Ordering::Relaxed);
         self.idle_since_us.store(now_us(), Ordering::Relaxed);
@@ -116,6 +208,35 @@ impl Slot {
         self.stage.store(Stage::Empty as u32, Ordering::Release);
         self.pid.store(0, Ordering::Relaxed);
     }
+}
+
+/// A worker as status pages show it: a validated copy of its slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessStatus {
+    /// Its pid (the worker's own claim).
+    pub pid: i32,
+    /// Its stage.
+    pub stage: Stage,
+    /// When it started, µs since the epoch.
+    pub started_us: u64,
+    /// Requests served, the current one included.
+    pub requests: u64,
+    /// The current request's age, or the last request's duration when idle, µs.
+    pub duration_us: u64,
+    /// Request method, URI, query string, script and user of the current (or last) request.
+    pub method: Vec<u8>,
+    #[allow(missing_docs)]
+    pub uri: Vec<u8>,
+    #[allow(missing_docs)]
+    pub query: Vec<u8>,
+    #[allow(missing_docs)]
+    pub script: Vec<u8>,
+    #[allow(missing_docs)]
+    pub user: Vec<u8>,
+    /// The request body's length.
+    pub content_length: u64,
+    /// CPU time of the last request, µs (0 unless idle, as php-fpm).
+    pub last_cpu_us: u64,
 }
 
 /// A validated copy of a slot, safe for the master to act on.
@@ -136,12 +257,15 @@ pub struct SlotView {
 #[derive(Debug)]
 pub struct Scoreboard {
     slots: SharedSlice<Slot>,
+    counters: SharedSlice<PoolCounters>,
 }
 
 impl Scoreboard {
     /// A zeroed scoreboard for `workers` slots, shared with every worker forked later.
     pub fn new(workers: usize) -> io::Result<Scoreboard> {
-        Ok(Scoreboard { slots: SharedSlice::new(workers)? })
+        let board = Scoreboard { slots: SharedSlice::new(workers)?, counters: SharedSlice::new(1)? };
+        board.counters().start_us.store(now_us(), Ordering::Relaxed);
+        Ok(board)
     }
 
     /// Number of slots.
@@ -158,6 +282,41 @@ impl Scoreboard {
     /// master's own bookkeeping, never from shared memory.
     pub fn slot(&self, index: usize) -> Option<&Slot> {
         self.slots.as_slice().get(index)
+    }
+
+    /// The pool-wide counters.
+    pub fn counters(&self) -> &PoolCounters {
+        &self.counters.as_slice()[0]
+    }
+
+    /// Every slot in use, validated, for status pages.
+    pub fn processes(&self) -> Vec<ProcessStatus> {
+        (0..self.len()).filter_map(|i| self.process(i)).collect()
+    }
+
+    fn process(&self, index: usize) -> Option<ProcessStatus> {
+        let slot = self.slot(index)?;
+        let stage = Stage::from_u32(slot.stage.load(Ordering::Acquire)).filter(|s| *s != Stage::Empty)?;
+        let r = &slot.request;
+        let started = slot.request_started_us.load(Ordering::Relaxed);
+        let duration_us = match started {
+            0 => r.last_duration_us.load(Ordering::Relaxed),
+            t => now_us().saturating_sub(t),
+        };
+        Some(ProcessStatus {
+            pid: slot.pid.load(Ordering::Relaxed),
+            stage,
+            started_us: slot.started_us.load(Ordering::Relaxed),
+            requests: slot.requests.load(Ordering::Relaxed) + u64::from(started != 0),
+            duration_us,
+            method: r.method.load(),
+            uri: r.uri.load(),
+            query: r.query.load(),
+            script: r.script.load(),
+            user: r.user.load(),
+            content_length: r.content_length.load(Ordering::Relaxed),
+            last_cpu_us: if stage == Stage::Idle { r.last_cpu_us.load(Ordering::Relaxed) } else { 0 },
+        })
     }
 
     /// A validated copy of slot `index`.
