@@ -492,7 +492,8 @@ typedef struct sfpm_status_process {
    */
   double last_request_cpu;
   /*
-   Peak memory of the last request; not measured yet, 0.
+   Peak memory of the last request, as reported with `sfpm_request_report_memory()`;
+   0 unless idle.
    */
   uint64_t last_request_memory;
 } sfpm_status_process;
@@ -918,6 +919,13 @@ sfpm_result sfpm_request_cgi(struct sfpm_request *request,
  NULL or no request is open.
  */
 sfpm_result sfpm_request_status(struct sfpm_request *request, struct sfpm_status *out);
+
+/*
+ Reports the handler's peak memory use for the current request (PHP: its peak
+ usage), shown as `last-request-memory` once the worker is idle again. Returns
+ `SFPM_ERR_INVALID_ARG` if `request` is NULL or no request is open.
+ */
+sfpm_result sfpm_request_report_memory(struct sfpm_request *request, uint64_t bytes);
 
 /*
  Runs php-fpm's command line (`-y`, `-c`, `-n`, `-d`, `-t`, `-F`, `-i`, ...) with

@@ -768,6 +768,8 @@ static uint32_t handle(void *userdata, sfpm_request *request)
 				efree(SG(request_info).path_translated);
 				SG(request_info).path_translated = NULL;
 			}
+			/* For fpm_get_status()'s last-request-memory, as php-fpm measures it. */
+			sfpm_request_report_memory(request, (uint64_t) zend_memory_peak_usage(1));
 			php_request_shutdown(NULL);
 		}
 	} zend_catch {

@@ -257,6 +257,16 @@ impl<'p> Worker<'p> {
         }
     }
 
+    /// Records the handler's peak memory for the open request (status pages'
+    /// `last-request-memory`); false when no request is open.
+    pub fn report_memory(&self, bytes: u64) -> bool {
+        let open = self.channel.as_ref().is_some_and(|c| c.request.is_some());
+        if open {
+            self.slot.request_memory(bytes);
+        }
+        open
+    }
+
     /// Publishes the accepted request for status pages, and counts it.
     fn publish_request(&mut self) {
         let Some(request) = self.channel.as_ref().and_then(|c| c.request.as_ref()) else { return };

@@ -191,6 +191,7 @@ trait Serving {
     fn pool_name(&self) -> &str;
     fn config(&self) -> &crate::config::PoolConfig;
     fn pool_status(&self) -> crate::worker::PoolStatus;
+    fn report_memory(&self, bytes: u64) -> bool;
 }
 
 impl Serving for Worker<'_> {
@@ -208,6 +209,9 @@ impl Serving for Worker<'_> {
     }
     fn pool_status(&self) -> crate::worker::PoolStatus {
         Worker::pool_status(self)
+    }
+    fn report_memory(&self, bytes: u64) -> bool {
+        Worker::report_memory(self, bytes)
     }
 }
 
@@ -289,6 +293,12 @@ impl<'w> WorkerHandle<'w> {
     ) -> Option<(crate::worker::PoolStatus, &mut super::status::StatusStore)> {
         self.worker.request()?;
         Some((self.worker.pool_status(), &mut self.status))
+    }
+
+    /// Records the open request's peak memory; `None` when no request is open.
+    pub(super) fn report_memory(&mut self, bytes: u64) -> Option<()> {
+        self.worker.request()?;
+        self.worker.report_memory(bytes).then_some(())
     }
 
     /// The worker's pool name.

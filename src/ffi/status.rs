@@ -48,7 +48,8 @@ pub struct sfpm_status_process {
     pub request_length: u64,
     /// CPU use of the last request in percent of its duration; 0 unless idle.
     pub last_request_cpu: f64,
-    /// Peak memory of the last request; not measured yet, 0.
+    /// Peak memory of the last request, as reported with `sfpm_request_report_memory()`;
+    /// 0 unless idle.
     pub last_request_memory: u64,
 }
 
@@ -173,7 +174,7 @@ fn process(p: &ProcessStatus) -> sfpm_status_process {
         user_len,
         request_length: p.content_length,
         last_request_cpu: cpu,
-        last_request_memory: 0,
+        last_request_memory: p.last_memory,
     }
 }
 
@@ -189,6 +190,18 @@ pub extern "C" fn sfpm_request_status(request: *mut sfpm_request, out: *mut sfpm
         let handle: &mut WorkerHandle<'_> = try_arg!(handle::lent(request));
         let (status, store) = try_arg!(handle.status_parts());
         out.write(store.build(status));
+        sfpm_result::SFPM_OK
+    }
+}
+
+/// Reports the handler's peak memory use for the current request (PHP: its peak
+/// usage), shown as `last-request-memory` once the worker is idle again. Returns
+/// `SFPM_ERR_INVALID_ARG` if `request` is NULL or no request is open.
+#[unsafe(no_mangle)]
+pub extern "C" fn sfpm_request_report_memory(request: *mut sfpm_request, bytes: u64) -> sfpm_result {
+    ffi_panic_boundary! {
+        let handle: &mut WorkerHandle<'_> = try_arg!(handle::lent(request));
+        try_arg!(handle.report_memory(bytes));
         sfpm_result::SFPM_OK
     }
 }

@@ -90,6 +90,8 @@ pub struct RequestInfo {
     last_duration_us: AtomicU64,
     /// CPU time of the last finished request, µs.
     last_cpu_us: AtomicU64,
+    /// Peak memory of the last request as the handler reported it, bytes.
+    last_memory: AtomicU64,
 }
 
 /// The request fields a worker publishes when it starts one.
@@ -175,6 +177,11 @@ impl Slot {
         r.content_length.store(fields.content_length, Ordering::Relaxed);
     }
 
+    /// The handler's peak memory for the current request (PHP's peak usage).
+    pub fn request_memory(&self, bytes: u64) {
+        self.request.last_memory.store(bytes, Ordering::Relaxed);
+    }
+
     /// The last request took `cpu_us` of CPU time.
     pub fn request_cpu(&self, cpu_us: u64) {
         self.request.last_cpu_us.store(cpu_us, Ordering::Relaxed);
@@ -237,6 +244,8 @@ pub struct ProcessStatus {
     pub content_length: u64,
     /// CPU time of the last request, µs (0 unless idle, as php-fpm).
     pub last_cpu_us: u64,
+    /// Peak memory of the last request, bytes (0 unless idle, as php-fpm).
+    pub last_memory: u64,
 }
 
 /// A validated copy of a slot, safe for the master to act on.
@@ -316,6 +325,7 @@ impl Scoreboard {
             user: r.user.load(),
             content_length: r.content_length.load(Ordering::Relaxed),
             last_cpu_us: if stage == Stage::Idle { r.last_cpu_us.load(Ordering::Relaxed) } else { 0 },
+            last_memory: if stage == Stage::Idle { r.last_memory.load(Ordering::Relaxed) } else { 0 },
         })
     }
 
