@@ -3,14 +3,13 @@
 //! and document root behind it (as `tests/frontend_nginx.rs` sets them up for nginx).
 
 use super::http::Response;
-use super::{Addr, DEADLINE, Server, TempDir, alive, children_of, wait_for};
+use super::{Addr, DEADLINE, Server, TempDir, alive, stop_server, wait_for};
 use std::collections::HashMap;
 use std::fs;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The full path of `name` when it is installed (in PATH or the sbin directories, which a
 /// non-login root shell may lack); `None` after telling why the caller skips.
@@ -72,25 +71,9 @@ impl Frontend {
 }
 
 impl Drop for Frontend {
-    /// SIGTERM (all three shut down on it), SIGKILL after the deadline, then SIGKILL for
-    /// any of its workers still running under the same name.
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let master = child.id() as i32;
-        let mut pids = children_of(master);
-        pids.push(master);
-        let _ = Command::new("kill").arg("-TERM").arg(master.to_string()).status();
-        let end = Instant::now() + DEADLINE;
-        while Instant::now() < end && child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        // Only processes still carrying the server's name: a pid may have been reused.
-        let same =
-            |p: i32| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == self.comm);
-        for pid in pids.into_iter().filter(|&p| alive(p) && same(p)) {
-            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        if let Some(mut child) = self.child.take() {
+            stop_server(&mut child, &self.comm);
         }
     }
 }

@@ -242,6 +242,27 @@ impl Drop for Server {
     }
 }
 
+/// Stops a server and its workers: SIGTERM to the master (nginx, Apache, lighttpd and
+/// Caddy all shut down on it), SIGKILL after the deadline, then SIGKILL for any of its
+/// children still running under the name `comm` (a pid that exited meanwhile may have
+/// been reused by another process).
+pub fn stop_server(child: &mut Child, comm: &str) {
+    let master = child.id() as i32;
+    let mut pids = children_of(master);
+    pids.push(master);
+    let _ = Command::new("kill").arg("-TERM").arg(master.to_string()).status();
+    let end = Instant::now() + DEADLINE;
+    while Instant::now() < end && child.try_wait().ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let same = |p: i32| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm);
+    for pid in pids.into_iter().filter(|&p| alive(p) && same(p)) {
+        let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+    }
+}
+
 /// Pids whose parent is `pid`, from /proc.
 pub fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();

@@ -3,12 +3,11 @@
 //! directory (`-p` prefix, `-e` error log), never the system service. Stopped on drop:
 //! SIGTERM, then SIGKILL for anything (master or worker) still there after the deadline.
 
-use super::{DEADLINE, alive, children_of, free_port, wait_for};
+use super::{DEADLINE, alive, free_port, stop_server, wait_for};
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// A running nginx.
 #[derive(Debug)]
@@ -86,23 +85,8 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let master = child.id() as i32;
-        let mut pids = children_of(master);
-        pids.push(master);
-        // SIGTERM is nginx's fast shutdown: the master stops its workers and exits.
-        let _ = Command::new("kill").arg("-TERM").arg(master.to_string()).status();
-        let end = Instant::now() + DEADLINE;
-        while Instant::now() < end && child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        // Only processes still named nginx: a pid that exited meanwhile may have been reused.
-        let is_nginx =
-            |p: i32| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "nginx");
-        for pid in pids.into_iter().filter(|&p| alive(p) && is_nginx(p)) {
-            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        if let Some(mut child) = self.child.take() {
+            stop_server(&mut child, "nginx");
         }
     }
 }
