@@ -211,3 +211,37 @@ fn ondemand_forks_for_a_connection_and_stops_idle_workers() {
     }
     assert!(!server.log_text().contains("exited on signal"), "{}", server.log_text());
 }
+
+#[test]
+fn request_terminate_timeout_kills_a_request_that_runs_too_long() {
+    let server =
+        start_echo(&echo_bin(), tcp(), 1, &["request_terminate_timeout=1"], TempDir::new("terminate"));
+    let worker = wait_for("one worker", DEADLINE, || server.worker_pids().first().copied());
+    let mut conn = server.addr.connect().unwrap();
+    let slow_params: &[Pair<'_>] = &[
+        (b"REQUEST_METHOD", b"GET"),
+        (b"SCRIPT_NAME", b"/slow.php"),
+        (b"QUERY_STRING", b"n=1"),
+        (b"SCRIPT_FILENAME", b"/srv/slow.php"),
+        (b"ECHO_SLEEP_MS", b"8000"),
+    ];
+    let started = std::time::Instant::now();
+    let result = client::fcgi_call(&mut conn, &FcgiRequest::responder(slow_params, b""));
+    assert!(result.is_err(), "the request is cut off, not answered: {result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "cut off after about a second, not after the script's 8 s"
+    );
+    wait_for("the timeout is logged", DEADLINE, || {
+        server
+            .log_text()
+            .contains(&format!("child {worker}, script '/srv/slow.php' (request: \"GET /slow.php?n=1\") execution timed out ("))
+            .then_some(())
+    });
+    wait_for("a replacement worker", DEADLINE, || {
+        let pids = server.worker_pids();
+        (pids.len() == 1 && pids[0] != worker).then_some(())
+    });
+    let mut next = server.addr.connect().unwrap();
+    assert!(client::fcgi_call(&mut next, &FcgiRequest::responder(PARAMS, b"")).is_ok());
+}

@@ -231,7 +231,53 @@ impl Master<'_> {
             (State::Finishing { term_at, kill_at }, _) => term_at.or(kill_at),
             (State::Terminating { kill_at }, _) => kill_at,
         };
-        due.map_or(HEARTBEAT, |t| t.saturating_duration_since(now).min(HEARTBEAT))
+        let timeout = self.pool.config.request_terminate_timeout;
+        let longest = if timeout.is_zero() { HEARTBEAT } else { pm::timeout_tick(timeout) };
+        due.map_or(longest, |t| t.saturating_duration_since(now).min(longest))
+    }
+
+    /// `request_terminate_timeout`: `SIGTERM` to every worker whose request has run too
+    /// long (php-fpm's message and signal; the web server sees the connection close).
+    fn terminate_timed_out(&mut self) {
+        let config = &self.pool.config;
+        let timeout = config.request_terminate_timeout;
+        if timeout.is_zero() {
+            return;
+        }
+        let now_us = scoreboard::now_us();
+        let slots: Vec<usize> = self.children.running().filter(|r| !r.3).map(|r| r.0).collect();
+        for slot in slots {
+            let Some(view) = self.scoreboard.view(slot) else { continue };
+            let Some(stage) = view.stage else { continue };
+            if !pm::timed_out(
+                stage,
+                view.request_started_us,
+                now_us,
+                timeout,
+                config.request_terminate_timeout_track_finished,
+            ) {
+                continue;
+            }
+            let Some(pid) = self.children.begin_stop(slot) else { continue };
+            let seconds = now_us.saturating_sub(view.request_started_us.unwrap_or(now_us)) as f64 / 1e6;
+            let (script, request) = match self.scoreboard.process(slot) {
+                Some(p) => {
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    let query =
+                        if p.query.is_empty() { String::new() } else { format!("?{}", text(&p.query)) };
+                    (text(&p.script), format!("{} {}{query}", text(&p.method), text(&p.uri)))
+                }
+                None => (String::new(), String::new()),
+            };
+            crate::log!(
+                Warning,
+                "[pool {}] child {pid}, script '{script}' (request: \"{request}\") execution timed out ({seconds:.6} sec), terminating",
+                config.name
+            );
+            if let Err(e) = sys::kill(pid, libc::SIGTERM) {
+                crate::log!(Error, "kill({pid}, SIGTERM) failed: {e}");
+            }
+        }
     }
 
     /// Records the most workers seen busy at once, for status pages.
@@ -289,6 +335,7 @@ impl Master<'_> {
         }
         self.reap();
         self.count_active();
+        self.terminate_timed_out();
         let now = Instant::now();
         match self.state {
             State::Running => self.manage(handler, now, pending),

@@ -81,6 +81,32 @@ mod tests {
     }
 }
 
+/// `request_terminate_timeout`: whether a worker's request has run too long. A request
+/// counts from its first byte while it is read and run; after `fastcgi_finish_request()`
+/// (`Finishing`) only with `request_terminate_timeout_track_finished`, as php-fpm.
+pub fn timed_out(
+    stage: crate::master::scoreboard::Stage,
+    started_us: Option<u64>,
+    now_us: u64,
+    timeout: Duration,
+    track_finished: bool,
+) -> bool {
+    use crate::master::scoreboard::Stage;
+    let counted = match stage {
+        Stage::Reading | Stage::Running => true,
+        Stage::Finishing => track_finished,
+        Stage::Idle | Stage::Empty => false,
+    };
+    let Some(started) = started_us else { return false };
+    counted && !timeout.is_zero() && u128::from(now_us.saturating_sub(started)) > timeout.as_micros()
+}
+
+/// How often request timeouts are checked: a third of the timeout, at least 130 ms and at
+/// most a second (php-fpm's `FPM_PCTL_MIN_HEARTBEAT` and maintenance heartbeat).
+pub fn timeout_tick(timeout: Duration) -> Duration {
+    (timeout / 3).clamp(Duration::from_millis(130), Duration::from_secs(1))
+}
+
 /// `pm = dynamic` settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dynamic {
@@ -149,6 +175,35 @@ pub fn dynamic_tick(limits: &Dynamic, state: &mut DynamicState, idle: &[usize], 
         state.spawn_rate *= 2;
     }
     Decision::Spawn(n)
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+    use crate::master::scoreboard::Stage;
+
+    #[test]
+    fn a_request_times_out_after_the_timeout_unless_finished() {
+        let t = Duration::from_secs(2);
+        assert!(!timed_out(Stage::Running, Some(1_000_000), 2_900_000, t, false));
+        assert!(timed_out(Stage::Running, Some(1_000_000), 3_000_001, t, false));
+        assert!(timed_out(Stage::Reading, Some(1), 2_000_002, t, false));
+        assert!(
+            !timed_out(Stage::Finishing, Some(1), 9_000_000, t, false),
+            "finished requests are not tracked"
+        );
+        assert!(timed_out(Stage::Finishing, Some(1), 9_000_000, t, true), "unless asked to");
+        assert!(!timed_out(Stage::Idle, Some(1), 9_000_000, t, true));
+        assert!(!timed_out(Stage::Running, None, 9_000_000, t, true));
+        assert!(!timed_out(Stage::Running, Some(1), 9_000_000, Duration::ZERO, true), "0 = off");
+    }
+
+    #[test]
+    fn the_check_interval_is_a_third_clamped() {
+        assert_eq!(timeout_tick(Duration::from_secs(30)), Duration::from_secs(1));
+        assert_eq!(timeout_tick(Duration::from_millis(900)), Duration::from_millis(300));
+        assert_eq!(timeout_tick(Duration::from_millis(100)), Duration::from_millis(130));
+    }
 }
 
 #[cfg(test)]

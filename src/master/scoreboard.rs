@@ -303,7 +303,8 @@ impl Scoreboard {
         (0..self.len()).filter_map(|i| self.process(i)).collect()
     }
 
-    fn process(&self, index: usize) -> Option<ProcessStatus> {
+    /// Slot `index` as status pages show it; `None` when unused.
+    pub fn process(&self, index: usize) -> Option<ProcessStatus> {
         let slot = self.slot(index)?;
         let stage = Stage::from_u32(slot.stage.load(Ordering::Acquire)).filter(|s| *s != Stage::Empty)?;
         let r = &slot.request;
