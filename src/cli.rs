@@ -333,7 +333,7 @@ fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(
     let to_file = daemonize || (!options.force_stderr && !crate::sys::stderr_is_tty());
     if to_file && global.explicit.contains(&"error_log") {
         match &global.error_log {
-            ErrorLog::File(path) => crate::sys::redirect_stderr(path)
+            ErrorLog::File(path) => crate::log::use_file(path)
                 .map_err(|e| format!("failed to open error_log ({}): {e}", path.display()))?,
             ErrorLog::Syslog => {
                 crate::log!(Notice, "error_log = syslog is not supported yet; logging to standard error")

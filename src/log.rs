@@ -86,6 +86,27 @@ pub fn write(level: Level, message: fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_all(&line);
 }
 
+/// The error log file standard error points to, when it was redirected to one.
+static FILE: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+/// Sends standard error (every later log line, the master's and the workers') to the
+/// error log file `path`, and remembers it for [`reopen`].
+pub fn use_file(path: &std::path::Path) -> std::io::Result<()> {
+    crate::sys::redirect_stderr(path)?;
+    *FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_path_buf());
+    Ok(())
+}
+
+/// Opens the error log file again (`SIGUSR1`, after logrotate moved it). Returns whether
+/// there was a file to reopen.
+pub fn reopen() -> std::io::Result<bool> {
+    let path = FILE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match path {
+        Some(path) => crate::sys::redirect_stderr(&path).map(|()| true),
+        None => Ok(false),
+    }
+}
+
 /// Logs a formatted line: `log!(Notice, "child {} started", pid)`.
 #[macro_export]
 #[doc(hidden)]

@@ -1,7 +1,10 @@
 //! The `sfpm` command line as php-fpm's: `-v`, `-m`, `-i`, `-h`, `-t`/`-tt`, and the
 //! exit codes and messages of a bad configuration.
 
+mod support;
+
 use std::process::Command;
+use support::*;
 
 fn sfpm(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sfpm"))
@@ -75,4 +78,65 @@ fn test_mode_reports_a_good_and_a_bad_configuration() {
     assert!(err.contains("ERROR: FPM initialization failed"), "{err}");
     let _ = std::fs::remove_dir_all(good.parent().unwrap());
     let _ = std::fs::remove_dir_all(bad.parent().unwrap());
+}
+
+#[test]
+fn sigusr1_reopens_the_error_log_and_replaces_the_workers() {
+    let dir = TempDir::new("usr1");
+    let log = dir.path("error.log");
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global]\nerror_log = {}\ndaemonize = no\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sfpm"))
+            .args(["-F", "-R", "-n", "-y"])
+            .arg(&conf)
+            .env("PHP_INI_SCAN_DIR", "")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_for("ready, in the error log file", DEADLINE, || {
+        read(&log).contains("ready to handle connections").then_some(())
+    });
+    let before = wait_for("two workers", DEADLINE, || {
+        let pids = children_of(child.0.id() as i32);
+        (pids.len() == 2).then_some(pids)
+    });
+    // logrotate moves the file away, then signals.
+    let rotated = dir.path("error.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    Command::new("kill").args(["-USR1", &child.0.id().to_string()]).status().unwrap();
+    wait_for("a new error log file", DEADLINE, || {
+        read(&log).contains("error log file re-opened").then_some(())
+    });
+    wait_for("both workers replaced", DEADLINE, || {
+        let pids = children_of(child.0.id() as i32);
+        (pids.len() == 2 && pids.iter().all(|p| !before.contains(p))).then_some(())
+    });
+    assert!(read(&rotated).contains("ready to handle connections"), "the old lines stay in the rotated file");
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    let status = wait_for("exit", DEADLINE, || child.0.try_wait().ok().flatten());
+    assert_eq!(status.code(), Some(0));
+    assert!(read(&log).contains("exiting, bye-bye!"));
+}
+
+/// A server process killed (with its workers) if the test ends early.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            stop_server(&mut self.0, "sfpm");
+        }
+    }
 }

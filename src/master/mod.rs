@@ -128,8 +128,15 @@ pub fn run<H: Handler>(config: PoolConfig, handler: &mut H) -> Result<(), RunErr
     let pool = prepare_pool(config)?;
     sys::ignore_signal(libc::SIGPIPE).map_err(io_error("signal(SIGPIPE)"))?;
     let wake = WakePipe::install().map_err(io_error("pipe()"))?;
-    sys::install_signal_handlers(&[libc::SIGINT, libc::SIGTERM, libc::SIGQUIT, libc::SIGCHLD])
-        .map_err(io_error("sigaction()"))?;
+    sys::install_signal_handlers(&[
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGQUIT,
+        libc::SIGCHLD,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ])
+    .map_err(io_error("sigaction()"))?;
     let result = serve_pool(&pool, &wake, handler);
     if let Err(e) = pool.listener.remove_socket_file() {
         crate::log!(Warning, "[pool {}] {e}", pool.config.name);
@@ -333,6 +340,12 @@ impl Master<'_> {
         } else if has(libc::SIGQUIT) {
             self.finish();
         }
+        if has(libc::SIGUSR1) && self.state == State::Running {
+            self.reopen_logs();
+        }
+        if has(libc::SIGUSR2) && self.state == State::Running {
+            crate::log!(Notice, "SIGUSR2 (reload) is not supported yet; ignored");
+        }
         self.reap();
         self.count_active();
         self.terminate_timed_out();
@@ -350,6 +363,25 @@ impl Master<'_> {
                 self.state = State::Terminating { kill_at: None };
             }
             _ => {}
+        }
+    }
+
+    /// `SIGUSR1`: reopen the error log (logrotate), then replace the workers gracefully
+    /// so they write to the new file too (they inherited the old descriptor).
+    fn reopen_logs(&mut self) {
+        match crate::log::reopen() {
+            Ok(true) => {
+                crate::log!(Notice, "error log file re-opened");
+                for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
+                    if !stopping && self.children.begin_stop(slot).is_some() {
+                        let _ = sys::kill(pid, libc::SIGQUIT);
+                    }
+                }
+            }
+            Ok(false) => {
+                crate::log!(Notice, "SIGUSR1: no error log file to re-open (logging to standard error)")
+            }
+            Err(e) => crate::log!(Error, "failed to re-open the error log: {e}"),
         }
     }
 
