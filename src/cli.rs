@@ -196,6 +196,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
 /// leaves the interpreter's own default (a php-src build's `--with-config-file-path`).
 pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter, ini_dir: Option<&str>) -> i32 {
     let program = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|| "sfpm".into());
+    let all_args = args.clone();
     let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     let options = match parse(&args) {
         Ok(o) => o,
@@ -215,7 +216,7 @@ pub(crate) fn main_with(args: Vec<OsString>, interpreter: &Interpreter, ini_dir:
         Action::Info => print(sfpm_print::SFPM_PRINT_INFO),
         Action::Modules => print(sfpm_print::SFPM_PRINT_MODULES),
         Action::Version => print(sfpm_print::SFPM_PRINT_VERSION),
-        Action::Test(_) | Action::Run => serve(&options, interpreter, ini_dir),
+        Action::Test(_) | Action::Run => serve(&options, interpreter, ini_dir, &all_args),
     }
 }
 
@@ -251,7 +252,8 @@ fn interpreter_options(
 }
 
 /// Loads the configuration and runs (or tests) it: php-fpm's `fpm_init` then `fpm_run`.
-fn serve(options: &Options, interpreter: &Interpreter, ini_dir: Option<&str>) -> i32 {
+/// `args`: the whole command line, for a reload's re-execution.
+fn serve(options: &Options, interpreter: &Interpreter, ini_dir: Option<&str>, args: &[OsString]) -> i32 {
     use crate::config;
     use crate::log::{self, Level};
     let path = options.fpm_config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
@@ -308,8 +310,20 @@ fn serve(options: &Options, interpreter: &Interpreter, ini_dir: Option<&str>) ->
             return 78;
         }
     }
-    let code = match interpreter.run(pool, &php) {
-        Ok(()) => 0,
+    let code = match interpreter.run(pool, &php, true) {
+        Ok(crate::master::Stopped::Exit) => 0,
+        Ok(crate::master::Stopped::Reload { listener, key }) => {
+            // php-fpm's reload: the same program and arguments, the socket kept open.
+            let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+            let e = crate::sys::exec_with_socket(
+                &program,
+                args,
+                &key,
+                std::os::fd::AsRawFd::as_raw_fd(&listener),
+            );
+            log::write(Level::Alert, format_args!("reloading: execv({}) failed: {e}", program.display()));
+            70
+        }
         Err(e) => {
             log::write(Level::Error, format_args!("{e}"));
             log::write(Level::Error, format_args!("FPM initialization failed"));
@@ -329,7 +343,9 @@ fn serve(options: &Options, interpreter: &Interpreter, ini_dir: Option<&str>) ->
 /// instead of php-fpm's default `/var/log/php-fpm.log`.
 fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(), String> {
     use crate::config::ErrorLog;
-    let daemonize = options.daemonize.unwrap_or(global.daemonize);
+    // A reloaded image (FPM_SOCKETS set) is the same daemon already: it does not fork again.
+    let reloaded = std::env::var_os("FPM_SOCKETS").is_some();
+    let daemonize = options.daemonize.unwrap_or(global.daemonize) && !reloaded;
     let to_file = daemonize || (!options.force_stderr && !crate::sys::stderr_is_tty());
     if to_file && global.explicit.contains(&"error_log") {
         match &global.error_log {

@@ -479,6 +479,55 @@ pub fn listen_queue(fd: RawFd) -> Option<(u32, u32)> {
     }
 }
 
+/// Takes ownership of descriptor `fd` inherited across `exec` (`FPM_SOCKETS`); `None`
+/// when it is not open.
+pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: fcntl(F_GETFD) only queries the descriptor.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return None;
+    }
+    // SAFETY: the descriptor is open and was handed to this image to own (the previous
+    // image kept it open for exactly this); nothing else in the process refers to it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Removes `name` from the environment (the master is single-threaded here).
+pub fn remove_env(name: &str) {
+    // SAFETY: called by the single-threaded master before any fork or thread.
+    unsafe { std::env::remove_var(name) };
+}
+
+/// Replaces the process image by `program` with `args` (argv[0] included) and the
+/// environment plus `FPM_SOCKETS=key=fd` for the kept listening socket, whose
+/// close-on-exec flag is cleared. Returns only on failure.
+pub fn exec_with_socket(
+    program: &std::path::Path,
+    args: &[std::ffi::OsString],
+    key: &str,
+    fd: RawFd,
+) -> io::Error {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: F_SETFD on an open descriptor; the flag change is the point.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+        return io::Error::last_os_error();
+    }
+    // SAFETY: single-threaded master about to exec.
+    unsafe { std::env::set_var("FPM_SOCKETS", format!("{key}={fd}")) };
+    let Ok(path) = std::ffi::CString::new(program.as_os_str().as_bytes()) else {
+        return io::ErrorKind::InvalidInput.into();
+    };
+    let Ok(cargs) = args.iter().map(|a| std::ffi::CString::new(a.as_bytes())).collect::<Result<Vec<_>, _>>()
+    else {
+        return io::ErrorKind::InvalidInput.into();
+    };
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: `path` and every argv string are NUL-terminated and live across the call;
+    // argv ends with NULL; execv uses the current environment.
+    unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
+    io::Error::last_os_error()
+}
+
 /// True when standard error is a terminal.
 pub fn stderr_is_tty() -> bool {
     // SAFETY: isatty takes a plain descriptor number.

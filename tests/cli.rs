@@ -140,3 +140,58 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+#[test]
+fn sigusr2_reloads_with_the_same_socket_and_pid() {
+    use sfpm::client::{self, FcgiRequest, Pair};
+    let dir = TempDir::new("usr2");
+    let script = dir.path("hello.php");
+    std::fs::write(&script, "<?php echo 'hello ', getmypid();").unwrap();
+    let log = dir.path("sfpm.log");
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(&conf, format!("[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"))
+        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sfpm"))
+            .args(["-F", "-R", "-n", "-y"])
+            .arg(&conf)
+            .env("PHP_INI_SCAN_DIR", "")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let master = child.0.id() as i32;
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("ready", DEADLINE, || read().contains("ready to handle connections").then_some(()));
+    let before = wait_for("two workers", DEADLINE, || {
+        let pids = children_of(master);
+        (pids.len() == 2).then_some(pids)
+    });
+    let script = script.display().to_string();
+    let params: &[Pair<'_>] = &[(b"REQUEST_METHOD", b"GET"), (b"SCRIPT_FILENAME", script.as_bytes())];
+    let addr = Addr::Tcp(format!("127.0.0.1:{port}").parse().unwrap());
+    let call = || {
+        let mut conn = addr.connect().unwrap();
+        client::fcgi_call(&mut conn, &FcgiRequest::responder(params, b"")).unwrap()
+    };
+    assert!(String::from_utf8_lossy(&call().stdout).contains("hello "));
+
+    Command::new("kill").args(["-USR2", &master.to_string()]).status().unwrap();
+    // A connection made during the reload waits in the kept socket's backlog.
+    let during = call();
+    assert!(String::from_utf8_lossy(&during.stdout).contains("hello "), "served across the reload");
+    wait_for("the new image adopts the socket", DEADLINE, || {
+        read().contains("using inherited socket fd=").then_some(())
+    });
+    assert!(read().contains("Reloading in progress ..."), "{}", read());
+    let after = wait_for("two new workers", DEADLINE, || {
+        let pids = children_of(master);
+        (pids.len() == 2 && pids.iter().all(|p| !before.contains(p))).then_some(pids)
+    });
+    assert!(child.0.try_wait().unwrap().is_none(), "the master keeps its pid");
+    let reply = call();
+    let pid: i32 = String::from_utf8_lossy(&reply.stdout).rsplit(' ').next().unwrap().trim().parse().unwrap();
+    assert!(after.contains(&pid), "a new worker answers");
+}

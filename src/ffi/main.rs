@@ -110,12 +110,14 @@ impl Interpreter {
         unsafe { print(what as u32, &c.raw) == 0 }
     }
 
-    /// Runs `pool` with the interpreter's handler until the server stops.
+    /// Runs `pool` with the interpreter's handler until the server stops (or, with
+    /// `reload`, until `SIGUSR2` asks for a reload).
     pub(crate) fn run(
         &self,
         pool: crate::config::PoolConfig,
         options: &crate::cli::InterpreterOptions,
-    ) -> Result<(), RunError> {
+        reload: bool,
+    ) -> Result<crate::master::Stopped, RunError> {
         let c = COptions::new(options)
             .ok_or_else(|| RunError::Config("an interpreter option contains a NUL byte".into()))?;
         let mut handler = std::mem::MaybeUninit::<sfpm_handler>::zeroed();
@@ -126,7 +128,7 @@ impl Interpreter {
             fill(&c.raw, handler.as_mut_ptr());
             handler.assume_init()
         };
-        server::run_c_handler(pool, handler)
+        server::run_c_handler(pool, handler, reload)
     }
 }
 

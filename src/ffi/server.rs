@@ -362,13 +362,16 @@ pub extern "C" fn sfpm_run(config: *const sfpm_config, handler: *const sfpm_hand
 }
 
 /// Runs `config` with a handler made of C callbacks (the PHP SAPI's), from Rust.
+/// `reload`: `SIGUSR2` ends the run with [`master::Stopped::Reload`] (the command line
+/// re-executes itself).
 pub(crate) fn run_c_handler(
     config: crate::config::PoolConfig,
     callbacks: sfpm_handler,
-) -> Result<(), RunError> {
+    reload: bool,
+) -> Result<master::Stopped, RunError> {
     let mut handler =
         CHandler::new(callbacks).ok_or_else(|| RunError::Init("the C handler is incomplete".into()))?;
-    master::run(config, &mut handler)
+    master::run_reloadable(config, &mut handler, reload)
 }
 
 /// Waits for the next request on `worker` (pull style, inside `worker_main`).

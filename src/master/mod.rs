@@ -80,8 +80,17 @@ pub fn prepare_pool(config: PoolConfig) -> Result<PoolRuntime, RunError> {
     let options = ListenOptions { backlog: config.listen_backlog, owner, group, mode: config.listen_mode };
     let allowed = AllowedClients::parse(config.listen_allowed_clients.as_deref().unwrap_or(""))
         .map_err(|e| RunError::Config(format!("[pool {}] listen.allowed_clients: {e}", config.name)))?;
-    let listener = Listener::bind(&addr, &options)
-        .map_err(io_error(format!("[pool {}] cannot listen on '{spec}'", config.name)))?;
+    let listener = match inherited_socket(&addr.to_string()) {
+        Some(fd) => {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            let listener = Listener::from_fd(fd)
+                .map_err(io_error(format!("[pool {}] inherited socket", config.name)))?;
+            crate::log!(Notice, "using inherited socket fd={raw}, \"{addr}\"");
+            listener
+        }
+        None => Listener::bind(&addr, &options)
+            .map_err(io_error(format!("[pool {}] cannot listen on '{spec}'", config.name)))?,
+    };
     let children = config.max_children.unwrap_or(1);
     // Truthful for the whole pool: it serves max_children requests at once, one each.
     let values = ManagementValues { max_conns: children, max_reqs: children, mpxs_conns: false };
@@ -120,11 +129,45 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
     Ok(WorkerSetup { identity, chdir: config.chdir.clone(), environment, clear_env: config.clear_env })
 }
 
-/// Runs one pool until `SIGTERM`, `SIGINT` or `SIGQUIT`: the whole server.
+/// How the server stopped.
+#[derive(Debug)]
+pub enum Stopped {
+    /// For good (`SIGTERM`, `SIGINT`, `SIGQUIT`): the Unix socket file is removed.
+    Exit,
+    /// For a reload (`SIGUSR2`, when allowed): every worker is gone and the listening
+    /// socket is handed back open, with its `FPM_SOCKETS` key, for the next image.
+    Reload { listener: std::os::fd::OwnedFd, key: String },
+}
+
+/// The listening socket a reloading master left for `key` in `FPM_SOCKETS`
+/// (`key=fd,key=fd`), taken out of the environment so workers do not see it.
+fn inherited_socket(key: &str) -> Option<std::os::fd::OwnedFd> {
+    let value = std::env::var("FPM_SOCKETS").ok()?;
+    sys::remove_env("FPM_SOCKETS");
+    let fd = value.split(',').find_map(|entry| {
+        let (k, fd) = entry.rsplit_once('=')?;
+        (k == key).then(|| fd.parse::<i32>().ok()).flatten()
+    })?;
+    sys::adopt_fd(fd)
+}
+
+/// Runs one pool until `SIGTERM`, `SIGINT` or `SIGQUIT`: the whole server. `SIGUSR2` is
+/// logged and ignored (a reload needs the caller's help: see [`run_reloadable`]).
 ///
 /// Must be called from a single-threaded process (it forks). Returns once every worker
 /// has exited and the Unix socket (if any) is removed.
 pub fn run<H: Handler>(config: PoolConfig, handler: &mut H) -> Result<(), RunError> {
+    run_reloadable(config, handler, false).map(drop)
+}
+
+/// [`run`], and with `reload` a `SIGUSR2` stops the workers gracefully (as `SIGQUIT`) and
+/// returns [`Stopped::Reload`] so the caller can re-execute itself with the socket
+/// (php-fpm's reload: `FPM_SOCKETS`, see [`prepare_pool`]).
+pub fn run_reloadable<H: Handler>(
+    config: PoolConfig,
+    handler: &mut H,
+    reload: bool,
+) -> Result<Stopped, RunError> {
     let pool = prepare_pool(config)?;
     sys::ignore_signal(libc::SIGPIPE).map_err(io_error("signal(SIGPIPE)"))?;
     let wake = WakePipe::install().map_err(io_error("pipe()"))?;
@@ -137,14 +180,26 @@ pub fn run<H: Handler>(config: PoolConfig, handler: &mut H) -> Result<(), RunErr
         libc::SIGUSR2,
     ])
     .map_err(io_error("sigaction()"))?;
-    let result = serve_pool(&pool, &wake, handler);
+    let reloading = serve_pool(&pool, &wake, handler, reload)?;
+    if reloading {
+        let key = listen::parse_listen(pool.config.listen.as_deref().unwrap_or_default())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        return Ok(Stopped::Reload { listener: pool.listener.into(), key });
+    }
     if let Err(e) = pool.listener.remove_socket_file() {
         crate::log!(Warning, "[pool {}] {e}", pool.config.name);
     }
-    result
+    Ok(Stopped::Exit)
 }
 
-fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) -> Result<(), RunError> {
+/// Returns whether the stop is a reload.
+fn serve_pool<H: Handler>(
+    pool: &PoolRuntime,
+    wake: &WakePipe,
+    handler: &mut H,
+    reload: bool,
+) -> Result<bool, RunError> {
     handler.master_init().map_err(RunError::Init)?;
     let slots = pool.config.max_children.unwrap_or(1) as usize;
     let scoreboard = Scoreboard::new(slots).map_err(io_error("mmap() for the scoreboard"))?;
@@ -155,6 +210,8 @@ fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) 
         children: Children::new(slots, Instant::now()),
         state: State::Running,
         manager,
+        reload,
+        reloading: false,
     };
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
     let initial = match master.manager {
@@ -171,8 +228,12 @@ fn serve_pool<H: Handler>(pool: &PoolRuntime, wake: &WakePipe, handler: &mut H) 
         master.tick(handler, pending);
     }
     handler.master_exit();
-    crate::log!(Notice, "exiting, bye-bye!");
-    Ok(())
+    if master.reloading {
+        crate::log!(Notice, "reloading: the workers are gone, re-executing");
+    } else {
+        crate::log!(Notice, "exiting, bye-bye!");
+    }
+    Ok(master.reloading)
 }
 
 struct Master<'p> {
@@ -181,6 +242,10 @@ struct Master<'p> {
     children: Children,
     state: State,
     manager: Manager,
+    /// `SIGUSR2` may reload (the caller re-executes).
+    reload: bool,
+    /// A reload is under way: the stop ends in [`Stopped::Reload`].
+    reloading: bool,
 }
 
 /// The pool's process manager and what it carries between ticks.
@@ -344,7 +409,13 @@ impl Master<'_> {
             self.reopen_logs();
         }
         if has(libc::SIGUSR2) && self.state == State::Running {
-            crate::log!(Notice, "SIGUSR2 (reload) is not supported yet; ignored");
+            if self.reload {
+                crate::log!(Notice, "Reloading in progress ...");
+                self.reloading = true;
+                self.finish();
+            } else {
+                crate::log!(Notice, "SIGUSR2: reloading is not available to this program; ignored");
+            }
         }
         self.reap();
         self.count_active();
@@ -402,7 +473,9 @@ impl Master<'_> {
         if self.state != State::Running {
             return;
         }
-        crate::log!(Notice, "Finishing ...");
+        if !self.reloading {
+            crate::log!(Notice, "Finishing ...");
+        }
         self.signal_all(libc::SIGQUIT);
         let timeout = self.pool.config.process_control_timeout;
         let term_at = (!timeout.is_zero()).then(|| Instant::now() + timeout);
