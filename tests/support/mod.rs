@@ -73,8 +73,21 @@ impl Drop for TempDir {
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
+///
+/// Never the same port twice in one test binary: tests run in parallel, and the kernel
+/// may hand a just-released port out again before the first test's server bound it —
+/// two servers would then race for one port (and a client reach the wrong one).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh free port after 1000 tries");
 }
 
 /// True when this host can bind ::1.
