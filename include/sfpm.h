@@ -141,6 +141,10 @@ enum sfpm_cgi_action
    The script's extension is not in `security.limit_extensions`: 403 "Access denied.".
    */
   SFPM_CGI_ACCESS_DENIED = 2,
+  /*
+   The pool's `ping.path`: answer `response` as text/plain (php-fpm's ping page).
+   */
+  SFPM_CGI_PING = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -416,6 +420,10 @@ typedef struct sfpm_cgi {
    The same for `PHP_ADMIN_VALUE`, applied at system level.
    */
   const char *php_admin_value;
+  /*
+   For `SFPM_CGI_PING`: the body to answer (`ping.response`), NUL-terminated; else NULL.
+   */
+  const char *response;
 } sfpm_cgi;
 
 /*

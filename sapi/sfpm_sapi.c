@@ -689,6 +689,14 @@ static void run_script(void)
 		PUTS("Access denied.\n");
 		return;
 	}
+	case SFPM_CGI_PING:
+		/* php-fpm's ping page: never cached, the configured text, no newline added. */
+		sapi_add_header_ex("Content-Type: text/plain", sizeof("Content-Type: text/plain") - 1, 1, 1);
+		sapi_add_header_ex("Expires: Thu, 01 Jan 1970 00:00:00 GMT", sizeof("Expires: Thu, 01 Jan 1970 00:00:00 GMT") - 1, 1, 1);
+		sapi_add_header_ex("Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
+			sizeof("Cache-Control: no-cache, no-store, must-revalidate, max-age=0") - 1, 1, 1);
+		PUTS(cgi.response);
+		return;
 	case SFPM_CGI_RUN:
 		break;
 	}

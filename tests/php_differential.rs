@@ -49,6 +49,9 @@ const INI: &[&str] = &[
     "max_execution_time=1",
 ];
 
+/// The pool lines both servers get: a ping page with a non-default answer.
+const POOL: &str = "ping.path = /ping\nping.response = pong from the pool\n";
+
 struct Case {
     name: &'static str,
     req: Req,
@@ -296,6 +299,12 @@ fn cases(root: &DocRoot) -> Vec<Case> {
                 .set("PHP_SELF", "/sent/by/the/web/server"),
         ),
         case("a script in a subdirectory (PHP's working directory)", Req::get(root, "sub/dump.php", "")),
+        // The pool's ping page (`ping.path = /ping`): the file need not exist, but a
+        // script path must be sent; the match is on the script's URI, exactly.
+        case("ping page", Req::get(root, "ping", "")),
+        case("ping page, HEAD", Req::get(root, "ping", "").set("REQUEST_METHOD", "HEAD")),
+        case("ping page without a script path", Req::get(root, "ping", "").unset("SCRIPT_FILENAME")).status(404),
+        case("ping path with a suffix", Req::get(root, "ping/x", "")).status(404),
         case("AUTHORIZER role", get("").role(Role::Authorizer, b"")),
         case("FILTER role", get("").body("POST", form, "a=1").role(Role::Filter, b"filter data")),
         // Last: php-fpm keeps a PHP_VALUE for every later request of the worker (sfpm
@@ -408,7 +417,7 @@ fn sfpm_answers_like_php_fpm() {
     std::fs::create_dir_all(root.path.join("dir.php")).unwrap();
     root.write("x.txt", "<?php echo 'txt ran';\n");
     root.write("sub/dump.php", &std::fs::read_to_string(root.path.join("dump.php")).unwrap());
-    let spec = PoolSpec { workers: 2, ini: INI, pool_lines: "" };
+    let spec = PoolSpec { workers: 2, ini: INI, pool_lines: POOL };
     let sfpm = Php::start(Kind::Sfpm, &spec);
     let fpm = Php::start(Kind::PhpFpm, &spec);
 

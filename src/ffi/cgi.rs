@@ -33,6 +33,8 @@ pub enum sfpm_cgi_action {
     SFPM_CGI_NOT_FOUND = 1,
     /// The script's extension is not in `security.limit_extensions`: 403 "Access denied.".
     SFPM_CGI_ACCESS_DENIED = 2,
+    /// The pool's `ping.path`: answer `response` as text/plain (php-fpm's ping page).
+    SFPM_CGI_PING = 3,
 }
 
 /// One `$_SERVER` variable. `name[name_len]` and `value[value_len]` are NUL bytes, so
@@ -74,6 +76,8 @@ pub struct sfpm_cgi {
     pub php_value: *const c_char,
     /// The same for `PHP_ADMIN_VALUE`, applied at system level.
     pub php_admin_value: *const c_char,
+    /// For `SFPM_CGI_PING`: the body to answer (`ping.response`), NUL-terminated; else NULL.
+    pub response: *const c_char,
 }
 
 /// The strings behind an `sfpm_cgi`, kept by the worker handle until the next request.
@@ -85,12 +89,35 @@ pub struct CgiStore {
     request_uri: Option<CString>,
     php_value: Option<CString>,
     php_admin_value: Option<CString>,
+    response: Option<CString>,
 }
 
 /// A per-request INI param as the text php-fpm parses: the value and a newline. A value
 /// with a NUL byte is dropped: C would see less than was sent.
 fn ini_text(value: Option<&[u8]>) -> Option<CString> {
     value.filter(|v| !v.is_empty()).and_then(|v| CString::new([v, b"\n"].concat()).ok())
+}
+
+/// What the CGI view needs of the pool's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Pool {
+    /// `security.limit_extensions`.
+    pub limit_extensions: Vec<String>,
+    /// `ping.path` and `ping.response`, when a ping page is configured.
+    pub ping: Option<(String, String)>,
+}
+
+impl Pool {
+    /// From a pool's configuration (`ping.response` defaults to `pong`).
+    pub fn of(config: &crate::config::PoolConfig) -> Pool {
+        Pool {
+            limit_extensions: config.security_limit_extensions.clone(),
+            ping: config
+                .ping_path
+                .clone()
+                .map(|path| (path, config.ping_response.clone().unwrap_or_else(|| "pong".to_string()))),
+        }
+    }
 }
 
 /// Sets `name` in place when present, else appends it.
@@ -113,7 +140,7 @@ fn extension_allowed(script: &[u8], allowed: &[impl AsRef<str>]) -> bool {
 
 impl CgiStore {
     /// Computes the CGI view of `request`; the returned struct points into `self`.
-    fn build(&mut self, request: &Request<'_>, settings: &Settings, limit_extensions: &[String]) -> sfpm_cgi {
+    fn build(&mut self, request: &Request<'_>, settings: &Settings, pool: &Pool) -> sfpm_cgi {
         let params = request.params();
         let info = request_info::init_request_info(params, settings, &RealFileSystem);
 
@@ -165,9 +192,18 @@ impl CgiStore {
         self.php_admin_value = ini_text(params.get(b"PHP_ADMIN_VALUE"));
         self.script = info.script.and_then(|s| CString::new(s).ok());
         self.request_uri = info.request_uri.and_then(|s| CString::new(s).ok());
+        // php-fpm's ping page: the script URI equals `ping.path` exactly; a script path
+        // must have been sent (any value: the file need not exist); before 404 and 403.
+        let sent_script = params.get(b"SCRIPT_FILENAME").or_else(|| params.get(b"PATH_TRANSLATED")).is_some();
+        let ping = pool
+            .ping
+            .as_ref()
+            .filter(|(path, _)| sent_script && self.request_uri.as_ref().is_some_and(|u| u.as_bytes() == path.as_bytes()));
+        self.response = ping.and_then(|(_, response)| CString::new(response.as_str()).ok());
         let action = match &self.script {
+            _ if self.response.is_some() => sfpm_cgi_action::SFPM_CGI_PING,
             None => sfpm_cgi_action::SFPM_CGI_NOT_FOUND,
-            Some(s) if !extension_allowed(s.as_bytes(), limit_extensions) => {
+            Some(s) if !extension_allowed(s.as_bytes(), &pool.limit_extensions) => {
                 sfpm_cgi_action::SFPM_CGI_ACCESS_DENIED
             }
             Some(_) => sfpm_cgi_action::SFPM_CGI_RUN,
@@ -183,6 +219,7 @@ impl CgiStore {
             var_count: self.vars.len(),
             php_value: self.php_value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             php_admin_value: self.php_admin_value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            response: self.response.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
         }
     }
 }
@@ -210,8 +247,8 @@ pub extern "C" fn sfpm_request_cgi(
             doc_root: doc_root.filter(|d| !d.is_empty()).map(|d| d.to_bytes().to_vec()),
         };
         let handle: &mut WorkerHandle<'_> = try_arg!(handle::lent(request));
-        let (extensions, request, store) = try_arg!(handle.cgi_parts());
-        out.write(store.build(&request, &settings, &extensions));
+        let (pool, request, store) = try_arg!(handle.cgi_parts());
+        out.write(store.build(&request, &settings, &pool));
         sfpm_result::SFPM_OK
     }
 }

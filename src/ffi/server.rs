@@ -279,12 +279,12 @@ impl<'w> WorkerHandle<'w> {
         Some(&self.peer)
     }
 
-    /// The pool's `security.limit_extensions`, the open request, and the storage for
-    /// its CGI view.
-    pub(super) fn cgi_parts(&mut self) -> Option<(Vec<String>, Request<'_>, &mut super::cgi::CgiStore)> {
-        let extensions = self.worker.config().security_limit_extensions.clone();
+    /// What the CGI view needs of the pool, the open request, and the storage for its
+    /// CGI view.
+    pub(super) fn cgi_parts(&mut self) -> Option<(super::cgi::Pool, Request<'_>, &mut super::cgi::CgiStore)> {
+        let pool = super::cgi::Pool::of(self.worker.config());
         let request = self.worker.request()?;
-        Some((extensions, request, &mut self.cgi))
+        Some((pool, request, &mut self.cgi))
     }
 
     /// The pool's status and the storage for its C view, while a request is open.
