@@ -142,9 +142,15 @@ enum sfpm_cgi_action
    */
   SFPM_CGI_ACCESS_DENIED = 2,
   /*
-   The pool's `ping.path`: answer `response` as text/plain (php-fpm's ping page).
+   The pool's ping page (`ping.path`): answer `response[response_len]` as
+   `content_type`, never cached.
    */
   SFPM_CGI_PING = 3,
+  /*
+   The pool's status page (`pm.status_path`): the same, with php-fpm's header order
+   (the content type after the cache headers).
+   */
+  SFPM_CGI_STATUS = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -421,9 +427,19 @@ typedef struct sfpm_cgi {
    */
   const char *php_admin_value;
   /*
-   For `SFPM_CGI_PING`: the body to answer (`ping.response`), NUL-terminated; else NULL.
+   For `SFPM_CGI_PING` and `SFPM_CGI_STATUS`: the `Content-Type` value,
+   NUL-terminated; else NULL.
    */
-  const char *response;
+  const char *content_type;
+  /*
+   For `SFPM_CGI_PING` and `SFPM_CGI_STATUS`: the body (`response_len` bytes); else
+   NULL.
+   */
+  const uint8_t *response;
+  /*
+   Its length.
+   */
+  size_t response_len;
 } sfpm_cgi;
 
 /*

@@ -666,6 +666,27 @@ static void apply_request_ini(const char *text, int level)
 	}
 }
 
+/* The pool's ping or status page, rendered by the core: never cached, and the headers
+ * in php-fpm's order (ping names its content type first, status last). */
+static void send_own_page(const sfpm_cgi *cgi)
+{
+	static const char expires[] = "Expires: Thu, 01 Jan 1970 00:00:00 GMT";
+	static const char cache_control[] = "Cache-Control: no-cache, no-store, must-revalidate, max-age=0";
+	char content_type[128];
+	int len = snprintf(content_type, sizeof(content_type), "Content-Type: %s", cgi->content_type);
+	bool has_type = len > 0 && (size_t)len < sizeof(content_type);
+
+	if (has_type && cgi->action == SFPM_CGI_PING) {
+		sapi_add_header_ex(content_type, (size_t)len, 1, 1);
+	}
+	sapi_add_header_ex(expires, sizeof(expires) - 1, 1, 1);
+	sapi_add_header_ex(cache_control, sizeof(cache_control) - 1, 1, 1);
+	if (has_type && cgi->action == SFPM_CGI_STATUS) {
+		sapi_add_header_ex(content_type, (size_t)len, 1, 1);
+	}
+	PHPWRITE((const char *)cgi->response, cgi->response_len);
+}
+
 static void run_script(void)
 {
 	zend_file_handle file;
@@ -690,12 +711,8 @@ static void run_script(void)
 		return;
 	}
 	case SFPM_CGI_PING:
-		/* php-fpm's ping page: never cached, the configured text, no newline added. */
-		sapi_add_header_ex("Content-Type: text/plain", sizeof("Content-Type: text/plain") - 1, 1, 1);
-		sapi_add_header_ex("Expires: Thu, 01 Jan 1970 00:00:00 GMT", sizeof("Expires: Thu, 01 Jan 1970 00:00:00 GMT") - 1, 1, 1);
-		sapi_add_header_ex("Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
-			sizeof("Cache-Control: no-cache, no-store, must-revalidate, max-age=0") - 1, 1, 1);
-		PUTS(cgi.response);
+	case SFPM_CGI_STATUS:
+		send_own_page(&cgi);
 		return;
 	case SFPM_CGI_RUN:
 		break;

@@ -30,5 +30,6 @@ pub mod php;
 pub mod request;
 pub mod scgi;
 pub mod sniff;
+pub mod status_page;
 pub mod sys;
 pub mod worker;

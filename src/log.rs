@@ -60,11 +60,34 @@ pub const LINE_LIMIT: usize = 1024;
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+fn month_name(month: u32) -> &'static str {
+    MONTHS.get(month.wrapping_sub(1) as usize).unwrap_or(&"???")
+}
+
+/// `unix_seconds` in local time as the Common Log Format writes dates,
+/// `24/Nov/2026:04:13:45 +0000` (strftime's `%d/%b/%Y:%H:%M:%S %z`): php-fpm's status page.
+pub fn clf_date(unix_seconds: i64) -> String {
+    let t = crate::sys::local_time(unix_seconds);
+    let offset_minutes = t.utc_offset / 60;
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let (oh, om) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+    format!(
+        "{:02}/{}/{}:{:02}:{:02}:{:02} {sign}{oh:02}{om:02}",
+        t.day,
+        month_name(t.month),
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
+    )
+}
+
 /// Formats one line (without writing it): `[DD-Mon-YYYY HH:MM:SS] LEVEL: message\n`,
 /// cut to [`LINE_LIMIT`] with `...` as php-fpm does.
 pub fn format_line(level: Level, unix_seconds: i64, message: fmt::Arguments<'_>) -> Vec<u8> {
-    let (year, month, day, hour, min, sec) = crate::sys::local_time(unix_seconds);
-    let month = MONTHS.get(month.wrapping_sub(1) as usize).unwrap_or(&"???");
+    let t = crate::sys::local_time(unix_seconds);
+    let (year, day, hour, min, sec) = (t.year, t.day, t.hour, t.minute, t.second);
+    let month = month_name(t.month);
     let mut line = Vec::with_capacity(128);
     let _ = write!(line, "[{day:02}-{month}-{year} {hour:02}:{min:02}:{sec:02}] {}: {message}", level.name());
     if line.len() > LINE_LIMIT - 1 {

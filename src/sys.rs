@@ -357,8 +357,27 @@ pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
     check(unsafe { libc::shutdown(fd, libc::SHUT_WR) }).map(drop)
 }
 
-/// Local time for log lines: (year, month 1-12, day, hour, minute, second).
-pub fn local_time(unix_seconds: i64) -> (i32, u32, u32, u32, u32, u32) {
+/// A moment in local time, as `localtime_r` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    /// The year, e.g. 2026.
+    pub year: i32,
+    /// 1-12.
+    pub month: u32,
+    /// 1-31.
+    pub day: u32,
+    /// 0-23.
+    pub hour: u32,
+    /// 0-59.
+    pub minute: u32,
+    /// 0-60.
+    pub second: u32,
+    /// Seconds east of UTC.
+    pub utc_offset: i64,
+}
+
+/// `unix_seconds` in the local time zone (log lines, the status page's dates).
+pub fn local_time(unix_seconds: i64) -> LocalTime {
     let t: libc::time_t = unix_seconds;
     // SAFETY: a zeroed tm is valid; localtime_r writes into it and reads `t`; both live
     // across the call. On failure the zeroed fields are still a printable value.
@@ -367,14 +386,15 @@ pub fn local_time(unix_seconds: i64) -> (i32, u32, u32, u32, u32, u32) {
         libc::localtime_r(&t, &mut tm);
         tm
     };
-    (
-        tm.tm_year + 1900,
-        (tm.tm_mon + 1) as u32,
-        tm.tm_mday as u32,
-        tm.tm_hour as u32,
-        tm.tm_min as u32,
-        tm.tm_sec as u32,
-    )
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: (tm.tm_mon + 1) as u32,
+        day: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        minute: tm.tm_min as u32,
+        second: tm.tm_sec as u32,
+        utc_offset: tm.tm_gmtoff,
+    }
 }
 
 // ---------------------------------------------------------------------------------------

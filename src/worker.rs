@@ -171,21 +171,30 @@ impl<'p> Worker<'p> {
     /// The pool's state for status pages and `fpm_get_status()`: every worker's
     /// published slot, validated, and the pool counters.
     pub fn pool_status(&self) -> PoolStatus {
-        let counters = self.board.counters();
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        PoolStatus {
-            pool: self.pool.config.name.clone(),
-            process_manager: match self.pool.config.pm {
-                crate::config::ProcessManager::Static => "static",
-                crate::config::ProcessManager::Dynamic => "dynamic",
-                crate::config::ProcessManager::OnDemand => "ondemand",
-            },
-            start_us: load(&counters.start_us),
-            accepted: load(&counters.accepted),
-            max_active: load(&counters.max_active),
-            max_children_reached: load(&counters.max_children_reached),
-            listen_queue: sys::listen_queue(self.pool.listener.as_raw_fd()).unwrap_or((0, 0)),
-            processes: self.board.processes(),
+        (self.status_reader())()
+    }
+
+    /// Reads [`Worker::pool_status`] later without borrowing the worker (the status page
+    /// is rendered while the request is borrowed).
+    pub fn status_reader(&self) -> impl Fn() -> PoolStatus + use<'p> {
+        let (pool, board) = (self.pool, self.board);
+        move || {
+            let counters = board.counters();
+            let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+            PoolStatus {
+                pool: pool.config.name.clone(),
+                process_manager: match pool.config.pm {
+                    crate::config::ProcessManager::Static => "static",
+                    crate::config::ProcessManager::Dynamic => "dynamic",
+                    crate::config::ProcessManager::OnDemand => "ondemand",
+                },
+                start_us: load(&counters.start_us),
+                accepted: load(&counters.accepted),
+                max_active: load(&counters.max_active),
+                max_children_reached: load(&counters.max_children_reached),
+                listen_queue: sys::listen_queue(pool.listener.as_raw_fd()).unwrap_or((0, 0)),
+                processes: board.processes(),
+            }
         }
     }
 

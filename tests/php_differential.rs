@@ -478,3 +478,55 @@ fn sfpm_answers_like_php_fpm() {
         fpm.log()
     );
 }
+
+/// `text` with every run of digits replaced by `N`: counters, pids, durations and dates
+/// differ between two servers, the layout around them must not.
+fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            out.push(c);
+            in_number = false;
+        }
+    }
+    out
+}
+
+/// The status page (`pm.status_path`) in every format, with and without `full`: status,
+/// headers (names, order, values) and body layout equal to php-fpm's, numbers masked.
+/// One worker each, so the only process listed is the one answering, in both.
+#[test]
+fn the_status_page_is_laid_out_as_php_fpm_s() {
+    let root = DocRoot::new("status-page");
+    root.write("status", "");
+    let spec = PoolSpec { workers: 1, ini: INI, pool_lines: "pm.status_path = /status\n" };
+    let sfpm = Php::start(Kind::Sfpm, &spec);
+    let fpm = Php::start(Kind::PhpFpm, &spec);
+    let show = |r: &Reply| {
+        let headers: Vec<String> = r.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        format!("{}\n{}\n\n{}", r.status, headers.join("\n"), mask_numbers(&r.body_text()))
+    };
+    let queries = ["", "full", "json", "json&full", "xml", "xml&full", "html", "html&full", "openmetrics", "json=0&full"];
+    let mut report = String::new();
+    for query in queries {
+        let req = Req::get(&root, "status", query);
+        let (a, b) = (sfpm.call(&req), fpm.call(&req));
+        assert_eq!(b.status, 200, "php-fpm: {}", b.describe());
+        assert!(b.body.len() > 200, "php-fpm's page is a real page: {}", b.describe());
+        let (a, b) = (show(&a), show(&b));
+        if a != b {
+            writeln!(report, "--- ?{query}\nsfpm:\n{a}\nphp-fpm:\n{b}\n").unwrap();
+        }
+    }
+    // HEAD: the headers only.
+    let head = Req::get(&root, "status", "json").set("REQUEST_METHOD", "HEAD");
+    let (a, b) = (sfpm.call(&head), fpm.call(&head));
+    assert!(a.body.is_empty() && b.body.is_empty(), "{}\n{}", a.describe(), b.describe());
+    assert!(report.is_empty(), "the status pages differ:\n{report}");
+}

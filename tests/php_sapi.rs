@@ -28,8 +28,8 @@ const INI: &[&str] = &[
 ];
 
 /// The pool's `security.limit_extensions`: `.php` and, to show the list is the pool's
-/// and not a default, `.inc`.
-const POOL: &str = "security.limit_extensions = .php .inc\n";
+/// and not a default, `.inc`; and a status page.
+const POOL: &str = "security.limit_extensions = .php .inc\npm.status_path = /status\n";
 
 fn start(workers: u32) -> Php {
     Php::start(Kind::Sfpm, &PoolSpec { workers, ini: INI, pool_lines: POOL })
@@ -677,4 +677,52 @@ fn fpm_get_status_describes_the_pool_and_this_request() {
     );
     assert_eq!(lines.get(2).copied(), Some("www static 2 2 1"), "{}", reply.describe());
     assert_eq!(lines.get(3).copied(), Some("Running GET a=1 script -"), "{}", reply.describe());
+}
+
+/// The text status page's `label: value` line.
+fn status_line(page: &Reply, label: &str) -> String {
+    let text = page.body_text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{label}:")).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {label} in {}", page.describe()))
+}
+
+#[test]
+fn the_status_page_shows_a_busy_worker_and_counts_requests() {
+    let root = DocRoot::new("status-page");
+    let php = start(2);
+    let status = |query: &str| {
+        let page = php.call(&Req::get(&root, "status", query));
+        assert_eq!(page.status, 200, "{}", page.describe());
+        page
+    };
+    let before: u64 = status_line(&status(""), "accepted conn").parse().unwrap();
+    let hold = Hold::start(&php, &root, "status");
+
+    let page = status("full");
+    assert_eq!(page.header("Content-type"), Some("text/plain;charset=UTF-8"));
+    assert_eq!(status_line(&page, "active processes"), "2", "the held request and this one");
+    assert_eq!(status_line(&page, "idle processes"), "0");
+    assert_eq!(status_line(&page, "accepted conn").parse::<u64>().unwrap(), before + 2);
+    let text = page.body_text();
+    let held = text
+        .split("************************")
+        .find(|block| block.contains(&format!("pid:                  {}\n", hold.pid)))
+        .unwrap_or_else(|| panic!("the held worker {} is not listed: {text}", hold.pid));
+    assert!(held.contains("state:                Running\n"), "{held}");
+    assert!(held.contains("request URI:          /stream.php?go="), "{held}");
+    assert!(held.contains(&format!("script:               {}\n", root.file("stream.php"))), "{held}");
+
+    let pid = hold.pid;
+    hold.release();
+    // The worker reports itself idle right after answering: wait for it, bounded.
+    let idle = format!("{{\"pid\":{pid},\"state\":\"Idle\"");
+    let page = wait_for("the released worker is listed idle", DEADLINE, || {
+        Some(status("json&full")).filter(|page| page.body_text().contains(&idle))
+    });
+    assert_eq!(page.header("Content-Type"), Some("application/json"));
+    assert!(page.body_text().contains("\"active processes\":1,"), "{}", page.describe());
+    // Not a script: a missing SCRIPT_FILENAME is php-fpm's 404.
+    let page = php.call(&Req::get(&root, "status", "").unset("SCRIPT_FILENAME"));
+    assert_eq!(page.status, 404, "{}", page.describe());
 }

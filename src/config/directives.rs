@@ -142,7 +142,7 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         Some("0"),
         InEffect,
     ),
-    row("pm.status_path", Text, |c, v| put(&mut c.status_path, Some(v.to_string())), None, NotYet),
+    row("pm.status_path", Text, |c, v| put(&mut c.status_path, Some(v.to_string())), None, InEffect),
     row("pm.status_listen", Text, |c, v| put(&mut c.status_listen, some_text(v)), None, NotYet),
     row("ping.path", Text, |c, v| put(&mut c.ping_path, Some(v.to_string())), None, InEffect),
     row("ping.response", Text, |c, v| put(&mut c.ping_response, Some(v.to_string())), None, InEffect),

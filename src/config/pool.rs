@@ -1025,13 +1025,14 @@ mod tests {
     fn not_in_effect_lists_explicit_directives_only() {
         let mut c = pool(BASE);
         c.set("pm.status_path", "/status").unwrap();
+        c.set("pm.status_listen", "127.0.0.1:9001").unwrap();
         c.set("listen.setfib", "2").unwrap();
         c.set_array("php_value", "x", "1").unwrap();
         c.set_array("access.suppress_path", "", "/ping").unwrap();
         assert_eq!(
             c.not_in_effect(),
             [
-                "[pool www] 'pm.status_path' is accepted but not yet in effect",
+                "[pool www] 'pm.status_listen' is accepted but not yet in effect",
                 "[pool www] 'listen.setfib' is accepted but has no effect on this system",
                 "[pool www] 'access.suppress_path[]' is accepted but not yet in effect",
             ]

@@ -8,7 +8,10 @@ use super::request::sfpm_request;
 use super::result::sfpm_result;
 use super::server::WorkerHandle;
 use crate::php::request_info::{self, RealFileSystem, Settings};
+use crate::master::scoreboard::now_us;
 use crate::request::Request;
+use crate::status_page;
+use crate::worker::PoolStatus;
 use std::ffi::{CStr, CString, c_char};
 
 /// The php.ini settings that steer the mapping (php-fpm's `cgi.*` and `doc_root`).
@@ -33,8 +36,12 @@ pub enum sfpm_cgi_action {
     SFPM_CGI_NOT_FOUND = 1,
     /// The script's extension is not in `security.limit_extensions`: 403 "Access denied.".
     SFPM_CGI_ACCESS_DENIED = 2,
-    /// The pool's `ping.path`: answer `response` as text/plain (php-fpm's ping page).
+    /// The pool's ping page (`ping.path`): answer `response[response_len]` as
+    /// `content_type`, never cached.
     SFPM_CGI_PING = 3,
+    /// The pool's status page (`pm.status_path`): the same, with php-fpm's header order
+    /// (the content type after the cache headers).
+    SFPM_CGI_STATUS = 4,
 }
 
 /// One `$_SERVER` variable. `name[name_len]` and `value[value_len]` are NUL bytes, so
@@ -76,8 +83,14 @@ pub struct sfpm_cgi {
     pub php_value: *const c_char,
     /// The same for `PHP_ADMIN_VALUE`, applied at system level.
     pub php_admin_value: *const c_char,
-    /// For `SFPM_CGI_PING`: the body to answer (`ping.response`), NUL-terminated; else NULL.
-    pub response: *const c_char,
+    /// For `SFPM_CGI_PING` and `SFPM_CGI_STATUS`: the `Content-Type` value,
+    /// NUL-terminated; else NULL.
+    pub content_type: *const c_char,
+    /// For `SFPM_CGI_PING` and `SFPM_CGI_STATUS`: the body (`response_len` bytes); else
+    /// NULL.
+    pub response: *const u8,
+    /// Its length.
+    pub response_len: usize,
 }
 
 /// The strings behind an `sfpm_cgi`, kept by the worker handle until the next request.
@@ -89,7 +102,15 @@ pub struct CgiStore {
     request_uri: Option<CString>,
     php_value: Option<CString>,
     php_admin_value: Option<CString>,
-    response: Option<CString>,
+    page: Option<OwnPage>,
+}
+
+/// One of the pool's own pages, rendered.
+#[derive(Debug)]
+struct OwnPage {
+    action: sfpm_cgi_action,
+    content_type: &'static CStr,
+    body: Vec<u8>,
 }
 
 /// A per-request INI param as the text php-fpm parses: the value and a newline. A value
@@ -105,6 +126,8 @@ pub struct Pool {
     pub limit_extensions: Vec<String>,
     /// `ping.path` and `ping.response`, when a ping page is configured.
     pub ping: Option<(String, String)>,
+    /// `pm.status_path`, when a status page is configured.
+    pub status_path: Option<String>,
 }
 
 impl Pool {
@@ -116,6 +139,7 @@ impl Pool {
                 .ping_path
                 .clone()
                 .map(|path| (path, config.ping_response.clone().unwrap_or_else(|| "pong".to_string()))),
+            status_path: config.status_path.clone(),
         }
     }
 }
@@ -140,7 +164,14 @@ fn extension_allowed(script: &[u8], allowed: &[impl AsRef<str>]) -> bool {
 
 impl CgiStore {
     /// Computes the CGI view of `request`; the returned struct points into `self`.
-    fn build(&mut self, request: &Request<'_>, settings: &Settings, pool: &Pool) -> sfpm_cgi {
+    /// `status` reads the pool's status, only when the status page is asked for.
+    fn build(
+        &mut self,
+        request: &Request<'_>,
+        settings: &Settings,
+        pool: &Pool,
+        status: &dyn Fn() -> PoolStatus,
+    ) -> sfpm_cgi {
         let params = request.params();
         let info = request_info::init_request_info(params, settings, &RealFileSystem);
 
@@ -192,21 +223,14 @@ impl CgiStore {
         self.php_admin_value = ini_text(params.get(b"PHP_ADMIN_VALUE"));
         self.script = info.script.and_then(|s| CString::new(s).ok());
         self.request_uri = info.request_uri.and_then(|s| CString::new(s).ok());
-        // php-fpm's ping page: the script URI equals `ping.path` exactly; a script path
-        // must have been sent (any value: the file need not exist); before 404 and 403.
-        let sent_script = params.get(b"SCRIPT_FILENAME").or_else(|| params.get(b"PATH_TRANSLATED")).is_some();
-        let ping = pool
-            .ping
-            .as_ref()
-            .filter(|(path, _)| sent_script && self.request_uri.as_ref().is_some_and(|u| u.as_bytes() == path.as_bytes()));
-        self.response = ping.and_then(|(_, response)| CString::new(response.as_str()).ok());
-        let action = match &self.script {
-            _ if self.response.is_some() => sfpm_cgi_action::SFPM_CGI_PING,
-            None => sfpm_cgi_action::SFPM_CGI_NOT_FOUND,
-            Some(s) if !extension_allowed(s.as_bytes(), &pool.limit_extensions) => {
+        self.page = self.own_page(params, pool, status);
+        let action = match (&self.page, &self.script) {
+            (Some(page), _) => page.action,
+            (None, None) => sfpm_cgi_action::SFPM_CGI_NOT_FOUND,
+            (None, Some(s)) if !extension_allowed(s.as_bytes(), &pool.limit_extensions) => {
                 sfpm_cgi_action::SFPM_CGI_ACCESS_DENIED
             }
-            Some(_) => sfpm_cgi_action::SFPM_CGI_RUN,
+            (None, Some(_)) => sfpm_cgi_action::SFPM_CGI_RUN,
         };
         sfpm_cgi {
             action,
@@ -219,8 +243,35 @@ impl CgiStore {
             var_count: self.vars.len(),
             php_value: self.php_value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             php_admin_value: self.php_admin_value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            response: self.response.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            content_type: self.page.as_ref().map_or(std::ptr::null(), |p| p.content_type.as_ptr()),
+            response: self.page.as_ref().map_or(std::ptr::null(), |p| p.body.as_ptr()),
+            response_len: self.page.as_ref().map_or(0, |p| p.body.len()),
         }
+    }
+
+    /// php-fpm's ping and status pages: the script's URI equals the configured path
+    /// exactly (ping checked first), and a script path was sent (any value: the file need
+    /// not exist). Checked before the 404 and 403 answers.
+    fn own_page(
+        &self,
+        params: &crate::request::Params,
+        pool: &Pool,
+        status: &dyn Fn() -> PoolStatus,
+    ) -> Option<OwnPage> {
+        params.get(b"SCRIPT_FILENAME").or_else(|| params.get(b"PATH_TRANSLATED"))?;
+        let uri = self.request_uri.as_ref()?.as_bytes();
+        if let Some((_, response)) = pool.ping.as_ref().filter(|(path, _)| path.as_bytes() == uri) {
+            let body = response.clone().into_bytes();
+            return Some(OwnPage { action: sfpm_cgi_action::SFPM_CGI_PING, content_type: c"text/plain", body });
+        }
+        pool.status_path.as_ref().filter(|path| path.as_bytes() == uri)?;
+        let (format, full) = status_page::parse_query(params.get(b"QUERY_STRING").unwrap_or_default());
+        let page = status_page::render(&status(), now_us(), format, full, &crate::log::clf_date);
+        Some(OwnPage {
+            action: sfpm_cgi_action::SFPM_CGI_STATUS,
+            content_type: page.content_type,
+            body: page.body.into_bytes(),
+        })
     }
 }
 
@@ -247,8 +298,8 @@ pub extern "C" fn sfpm_request_cgi(
             doc_root: doc_root.filter(|d| !d.is_empty()).map(|d| d.to_bytes().to_vec()),
         };
         let handle: &mut WorkerHandle<'_> = try_arg!(handle::lent(request));
-        let (pool, request, store) = try_arg!(handle.cgi_parts());
-        out.write(store.build(&request, &settings, &pool));
+        let (pool, request, store, status) = try_arg!(handle.cgi_parts());
+        out.write(store.build(&request, &settings, &pool, &status));
         sfpm_result::SFPM_OK
     }
 }

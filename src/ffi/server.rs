@@ -188,6 +188,9 @@ impl Handler for CHandler {
 trait Serving {
     fn next_request(&mut self) -> bool;
     fn request(&mut self) -> Option<Request<'_>>;
+    /// The open request and a reader of the pool's status, borrowed together.
+    #[allow(clippy::type_complexity)]
+    fn request_and_status(&mut self) -> Option<(Request<'_>, Box<dyn Fn() -> crate::worker::PoolStatus + '_>)>;
     fn pool_name(&self) -> &str;
     fn config(&self) -> &crate::config::PoolConfig;
     fn pool_status(&self) -> crate::worker::PoolStatus;
@@ -200,6 +203,10 @@ impl Serving for Worker<'_> {
     }
     fn request(&mut self) -> Option<Request<'_>> {
         Worker::request(self)
+    }
+    fn request_and_status(&mut self) -> Option<(Request<'_>, Box<dyn Fn() -> crate::worker::PoolStatus + '_>)> {
+        let status = self.status_reader();
+        Worker::request(self).map(|r| (r, Box::new(status) as Box<dyn Fn() -> _>))
     }
     fn pool_name(&self) -> &str {
         Worker::pool_name(self)
@@ -279,12 +286,20 @@ impl<'w> WorkerHandle<'w> {
         Some(&self.peer)
     }
 
-    /// What the CGI view needs of the pool, the open request, and the storage for its
-    /// CGI view.
-    pub(super) fn cgi_parts(&mut self) -> Option<(super::cgi::Pool, Request<'_>, &mut super::cgi::CgiStore)> {
+    /// What the CGI view needs of the pool, the open request, the storage for its CGI
+    /// view, and a reader of the pool's status (for the status page).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn cgi_parts(
+        &mut self,
+    ) -> Option<(
+        super::cgi::Pool,
+        Request<'_>,
+        &mut super::cgi::CgiStore,
+        Box<dyn Fn() -> crate::worker::PoolStatus + '_>,
+    )> {
         let pool = super::cgi::Pool::of(self.worker.config());
-        let request = self.worker.request()?;
-        Some((pool, request, &mut self.cgi))
+        let (request, status) = self.worker.request_and_status()?;
+        Some((pool, request, &mut self.cgi, status))
     }
 
     /// The pool's status and the storage for its C view, while a request is open.

@@ -5,7 +5,8 @@ use super::handle;
 use super::request::sfpm_request;
 use super::result::sfpm_result;
 use super::server::WorkerHandle;
-use crate::master::scoreboard::{ProcessStatus, Stage};
+use crate::master::scoreboard::ProcessStatus;
+use crate::status_page::{Counts, cpu_percent, state_name};
 use crate::worker::PoolStatus;
 use std::ffi::{CStr, c_char};
 
@@ -101,27 +102,15 @@ pub struct StatusStore {
     processes: Vec<sfpm_status_process>,
 }
 
-fn state_name(stage: Stage) -> &'static CStr {
-    match stage {
-        Stage::Empty | Stage::Idle => c"Idle",
-        Stage::Reading => c"Reading headers",
-        Stage::Running => c"Running",
-        Stage::Finishing => c"Finishing",
-    }
-}
-
 fn text(bytes: &[u8]) -> (*const u8, usize) {
     (bytes.as_ptr(), bytes.len())
 }
 
 impl StatusStore {
     fn build(&mut self, status: PoolStatus) -> sfpm_status {
-        let now_us = crate::master::scoreboard::now_us();
-        let seconds = |us: u64| (us / 1_000_000) as i64;
         let status = self.status.insert(status);
+        let counts = Counts::of(status, crate::master::scoreboard::now_us());
         self.processes = status.processes.iter().map(process).collect();
-        let idle = status.processes.iter().filter(|p| p.stage == Stage::Idle).count() as u64;
-        let total = status.processes.len() as u64;
         let process_manager: &'static CStr = match status.process_manager {
             "dynamic" => c"dynamic",
             "ondemand" => c"ondemand",
@@ -131,16 +120,16 @@ impl StatusStore {
             pool: status.pool.as_ptr(),
             pool_len: status.pool.len(),
             process_manager: process_manager.as_ptr(),
-            start_time: seconds(status.start_us),
-            start_since: seconds(now_us.saturating_sub(status.start_us)),
+            start_time: counts.start_time,
+            start_since: counts.start_since as i64,
             accepted_conn: status.accepted,
             listen_queue: u64::from(status.listen_queue.0),
             max_listen_queue: u64::from(status.listen_queue.0),
             listen_queue_len: u64::from(status.listen_queue.1),
-            idle_processes: idle,
-            active_processes: total - idle,
-            total_processes: total,
-            max_active_processes: status.max_active.max(total - idle),
+            idle_processes: counts.idle,
+            active_processes: counts.active,
+            total_processes: counts.total,
+            max_active_processes: counts.max_active,
             max_children_reached: status.max_children_reached,
             slow_requests: 0,
             processes: self.processes.as_ptr(),
@@ -155,7 +144,6 @@ fn process(p: &ProcessStatus) -> sfpm_status_process {
     let (query_string, query_string_len) = text(&p.query);
     let (script, script_len) = text(&p.script);
     let (user, user_len) = if p.user.is_empty() { text(b"-") } else { text(&p.user) };
-    let cpu = if p.duration_us == 0 { 0.0 } else { p.last_cpu_us as f64 * 100.0 / p.duration_us as f64 };
     sfpm_status_process {
         pid: p.pid,
         state: state_name(p.stage).as_ptr(),
@@ -173,7 +161,7 @@ fn process(p: &ProcessStatus) -> sfpm_status_process {
         user,
         user_len,
         request_length: p.content_length,
-        last_request_cpu: cpu,
+        last_request_cpu: cpu_percent(p),
         last_request_memory: p.last_memory,
     }
 }
