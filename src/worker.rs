@@ -162,6 +162,43 @@ impl fmt::Debug for Worker<'_> {
     }
 }
 
+/// What a request's handler reads and publishes about its pool: the status page's data,
+/// and the script it resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolView<'p> {
+    pool: &'p PoolRuntime,
+    board: &'p Scoreboard,
+    slot: &'p Slot,
+}
+
+impl PoolView<'_> {
+    /// Every worker's published slot, validated, and the pool counters.
+    pub fn status(&self) -> PoolStatus {
+        let counters = self.board.counters();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        PoolStatus {
+            pool: self.pool.config.name.clone(),
+            process_manager: match self.pool.config.pm {
+                crate::config::ProcessManager::Static => "static",
+                crate::config::ProcessManager::Dynamic => "dynamic",
+                crate::config::ProcessManager::OnDemand => "ondemand",
+            },
+            start_us: load(&counters.start_us),
+            accepted: load(&counters.accepted),
+            max_active: load(&counters.max_active),
+            max_children_reached: load(&counters.max_children_reached),
+            listen_queue: sys::listen_queue(self.pool.listener.as_raw_fd()).unwrap_or((0, 0)),
+            processes: self.board.processes(),
+        }
+    }
+
+    /// Replaces the open request's published script and URI with the handler's resolved
+    /// ones (php-fpm shows these, not the raw params: `-` for a missing script).
+    pub fn report_script(&self, script: &[u8], uri: &[u8]) {
+        self.slot.request_script(script, uri);
+    }
+}
+
 impl<'p> Worker<'p> {
     /// A worker of `pool` publishing its state in `slot` of `board`.
     pub fn new(pool: &'p PoolRuntime, board: &'p Scoreboard, slot: &'p Slot) -> Worker<'p> {
@@ -171,31 +208,13 @@ impl<'p> Worker<'p> {
     /// The pool's state for status pages and `fpm_get_status()`: every worker's
     /// published slot, validated, and the pool counters.
     pub fn pool_status(&self) -> PoolStatus {
-        (self.status_reader())()
+        self.pool_view().status()
     }
 
-    /// Reads [`Worker::pool_status`] later without borrowing the worker (the status page
-    /// is rendered while the request is borrowed).
-    pub fn status_reader(&self) -> impl Fn() -> PoolStatus + use<'p> {
-        let (pool, board) = (self.pool, self.board);
-        move || {
-            let counters = board.counters();
-            let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-            PoolStatus {
-                pool: pool.config.name.clone(),
-                process_manager: match pool.config.pm {
-                    crate::config::ProcessManager::Static => "static",
-                    crate::config::ProcessManager::Dynamic => "dynamic",
-                    crate::config::ProcessManager::OnDemand => "ondemand",
-                },
-                start_us: load(&counters.start_us),
-                accepted: load(&counters.accepted),
-                max_active: load(&counters.max_active),
-                max_children_reached: load(&counters.max_children_reached),
-                listen_queue: sys::listen_queue(pool.listener.as_raw_fd()).unwrap_or((0, 0)),
-                processes: board.processes(),
-            }
-        }
+    /// The pool as the handler of the open request sees it, without borrowing the worker
+    /// (the request stays borrowed meanwhile).
+    pub fn pool_view(&self) -> PoolView<'p> {
+        PoolView { pool: self.pool, board: self.board, slot: self.slot }
     }
 
     /// The pool's name.

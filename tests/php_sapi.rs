@@ -712,6 +712,9 @@ fn the_status_page_shows_a_busy_worker_and_counts_requests() {
     assert!(held.contains("state:                Running\n"), "{held}");
     assert!(held.contains("request URI:          /stream.php?go="), "{held}");
     assert!(held.contains(&format!("script:               {}\n", root.file("stream.php"))), "{held}");
+    // The status request itself: its script does not exist, shown as php-fpm does.
+    let own = text.split("************************").find(|b| b.contains("request URI:          /status?full\n"));
+    assert!(own.is_some_and(|b| b.contains("script:               -\n")), "{text}");
 
     let pid = hold.pid;
     hold.release();

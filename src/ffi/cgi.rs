@@ -11,7 +11,7 @@ use crate::php::request_info::{self, RealFileSystem, Settings};
 use crate::master::scoreboard::now_us;
 use crate::request::Request;
 use crate::status_page;
-use crate::worker::PoolStatus;
+use crate::worker::PoolView;
 use std::ffi::{CStr, CString, c_char};
 
 /// The php.ini settings that steer the mapping (php-fpm's `cgi.*` and `doc_root`).
@@ -164,13 +164,14 @@ fn extension_allowed(script: &[u8], allowed: &[impl AsRef<str>]) -> bool {
 
 impl CgiStore {
     /// Computes the CGI view of `request`; the returned struct points into `self`.
-    /// `status` reads the pool's status, only when the status page is asked for.
+    /// Publishes the resolved script to `view` (the status page shows it) and reads the
+    /// pool's status from it when the status page is asked for.
     fn build(
         &mut self,
         request: &Request<'_>,
         settings: &Settings,
         pool: &Pool,
-        status: &dyn Fn() -> PoolStatus,
+        view: &PoolView<'_>,
     ) -> sfpm_cgi {
         let params = request.params();
         let info = request_info::init_request_info(params, settings, &RealFileSystem);
@@ -223,7 +224,11 @@ impl CgiStore {
         self.php_admin_value = ini_text(params.get(b"PHP_ADMIN_VALUE"));
         self.script = info.script.and_then(|s| CString::new(s).ok());
         self.request_uri = info.request_uri.and_then(|s| CString::new(s).ok());
-        self.page = self.own_page(params, pool, status);
+        view.report_script(
+            self.script.as_ref().map_or(&[], |s| s.as_bytes()),
+            self.request_uri.as_ref().map_or(&[], |s| s.as_bytes()),
+        );
+        self.page = self.own_page(params, pool, view);
         let action = match (&self.page, &self.script) {
             (Some(page), _) => page.action,
             (None, None) => sfpm_cgi_action::SFPM_CGI_NOT_FOUND,
@@ -256,7 +261,7 @@ impl CgiStore {
         &self,
         params: &crate::request::Params,
         pool: &Pool,
-        status: &dyn Fn() -> PoolStatus,
+        view: &PoolView<'_>,
     ) -> Option<OwnPage> {
         params.get(b"SCRIPT_FILENAME").or_else(|| params.get(b"PATH_TRANSLATED"))?;
         let uri = self.request_uri.as_ref()?.as_bytes();
@@ -266,7 +271,7 @@ impl CgiStore {
         }
         pool.status_path.as_ref().filter(|path| path.as_bytes() == uri)?;
         let (format, full) = status_page::parse_query(params.get(b"QUERY_STRING").unwrap_or_default());
-        let page = status_page::render(&status(), now_us(), format, full, &crate::log::clf_date);
+        let page = status_page::render(&view.status(), now_us(), format, full, &crate::log::clf_date);
         Some(OwnPage {
             action: sfpm_cgi_action::SFPM_CGI_STATUS,
             content_type: page.content_type,
@@ -298,8 +303,8 @@ pub extern "C" fn sfpm_request_cgi(
             doc_root: doc_root.filter(|d| !d.is_empty()).map(|d| d.to_bytes().to_vec()),
         };
         let handle: &mut WorkerHandle<'_> = try_arg!(handle::lent(request));
-        let (pool, request, store, status) = try_arg!(handle.cgi_parts());
-        out.write(store.build(&request, &settings, &pool, &status));
+        let (pool, request, store, view) = try_arg!(handle.cgi_parts());
+        out.write(store.build(&request, &settings, &pool, &view));
         sfpm_result::SFPM_OK
     }
 }

@@ -188,9 +188,8 @@ impl Handler for CHandler {
 trait Serving {
     fn next_request(&mut self) -> bool;
     fn request(&mut self) -> Option<Request<'_>>;
-    /// The open request and a reader of the pool's status, borrowed together.
-    #[allow(clippy::type_complexity)]
-    fn request_and_status(&mut self) -> Option<(Request<'_>, Box<dyn Fn() -> crate::worker::PoolStatus + '_>)>;
+    /// The open request and the pool as its handler sees it, borrowed together.
+    fn request_and_pool(&mut self) -> Option<(Request<'_>, crate::worker::PoolView<'_>)>;
     fn pool_name(&self) -> &str;
     fn config(&self) -> &crate::config::PoolConfig;
     fn pool_status(&self) -> crate::worker::PoolStatus;
@@ -204,9 +203,9 @@ impl Serving for Worker<'_> {
     fn request(&mut self) -> Option<Request<'_>> {
         Worker::request(self)
     }
-    fn request_and_status(&mut self) -> Option<(Request<'_>, Box<dyn Fn() -> crate::worker::PoolStatus + '_>)> {
-        let status = self.status_reader();
-        Worker::request(self).map(|r| (r, Box::new(status) as Box<dyn Fn() -> _>))
+    fn request_and_pool(&mut self) -> Option<(Request<'_>, crate::worker::PoolView<'_>)> {
+        let view = self.pool_view();
+        Worker::request(self).map(|r| (r, view))
     }
     fn pool_name(&self) -> &str {
         Worker::pool_name(self)
@@ -287,19 +286,13 @@ impl<'w> WorkerHandle<'w> {
     }
 
     /// What the CGI view needs of the pool, the open request, the storage for its CGI
-    /// view, and a reader of the pool's status (for the status page).
-    #[allow(clippy::type_complexity)]
+    /// view, and the pool as the request's handler sees it.
     pub(super) fn cgi_parts(
         &mut self,
-    ) -> Option<(
-        super::cgi::Pool,
-        Request<'_>,
-        &mut super::cgi::CgiStore,
-        Box<dyn Fn() -> crate::worker::PoolStatus + '_>,
-    )> {
+    ) -> Option<(super::cgi::Pool, Request<'_>, &mut super::cgi::CgiStore, crate::worker::PoolView<'_>)> {
         let pool = super::cgi::Pool::of(self.worker.config());
-        let (request, status) = self.worker.request_and_status()?;
-        Some((pool, request, &mut self.cgi, status))
+        let (request, view) = self.worker.request_and_pool()?;
+        Some((pool, request, &mut self.cgi, view))
     }
 
     /// The pool's status and the storage for its C view, while a request is open.

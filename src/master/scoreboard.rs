@@ -177,6 +177,13 @@ impl Slot {
         r.content_length.store(fields.content_length, Ordering::Relaxed);
     }
 
+    /// The script and its URI as the handler resolved them (php-fpm shows these, not the
+    /// raw params: `-` for a script that does not exist).
+    pub fn request_script(&self, script: &[u8], uri: &[u8]) {
+        self.request.script.store(script);
+        self.request.uri.store(uri);
+    }
+
     /// The handler's peak memory for the current request (PHP's peak usage).
     pub fn request_memory(&self, bytes: u64) {
         self.request.last_memory.store(bytes, Ordering::Relaxed);
