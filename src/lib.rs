@@ -15,6 +15,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod access_log;
 pub mod cli;
 pub mod client;
 pub mod config;

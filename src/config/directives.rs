@@ -146,8 +146,8 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
     row("pm.status_listen", Text, |c, v| put(&mut c.status_listen, some_text(v)), None, NotYet),
     row("ping.path", Text, |c, v| put(&mut c.ping_path, Some(v.to_string())), None, InEffect),
     row("ping.response", Text, |c, v| put(&mut c.ping_response, Some(v.to_string())), None, InEffect),
-    row("access.log", Text, |c, v| put(&mut c.access_log, some_path(v)), None, NotYet),
-    row("access.format", Text, |c, v| put(&mut c.access_format, Some(v.to_string())), None, NotYet),
+    row("access.log", Text, |c, v| put(&mut c.access_log, some_path(v)), None, InEffect),
+    row("access.format", Text, |c, v| put(&mut c.access_format, Some(v.to_string())), None, InEffect),
     row("slowlog", Text, |c, v| put(&mut c.slowlog, some_path(v)), None, NotYet),
     row(
         "request_slowlog_timeout",
@@ -296,18 +296,11 @@ pub fn find(name: &str, api: bool) -> Option<&'static Directive<Pool>> {
     {
         return Some(d);
     }
-    match name {
-        "env[]" | "php_value[]" | "php_admin_value[]" | "php_flag[]" | "php_admin_flag[]" => {
-            Some(&ARRAY_IN_EFFECT)
-        }
-        _ => ARRAYS.contains(&name).then_some(&ARRAY_NOT_YET),
-    }
+    ARRAYS.contains(&name).then_some(&ARRAY_IN_EFFECT)
 }
 
-/// Stand for the array directives in status look-ups: the ones the server applies...
+/// Stands for the array directives in status look-ups (all of them are applied).
 static ARRAY_IN_EFFECT: Directive<Pool> = row("[]", Text, |_, _| Ok(()), None, InEffect);
-/// ...and the ones it does not yet (`access.suppress_path[]`).
-static ARRAY_NOT_YET: Directive<Pool> = row("[]", Text, |_, _| Ok(()), None, NotYet);
 
 fn set_listen_mode(c: &mut Pool, v: &str) -> Result<(), String> {
     // Empty keeps the default, as php-fpm tests `listen_mode && *listen_mode`.
@@ -370,6 +363,6 @@ mod tests {
         assert!(find("name", false).is_none());
         assert_eq!(find("PM.MAX_CHILDREN", false).map(|d| d.name), Some("pm.max_children"));
         assert_eq!(find("php_value[]", false).map(|d| d.status), Some(InEffect));
-        assert_eq!(find("access.suppress_path[]", false).map(|d| d.status), Some(NotYet));
+        assert_eq!(find("access.suppress_path[]", false).map(|d| d.status), Some(InEffect));
     }
 }

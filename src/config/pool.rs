@@ -767,6 +767,7 @@ mod tests {
         c.set_array("php_value", "memory_limit", "64M").unwrap();
         c.set_array("env", "PATH", "/bin").unwrap();
         c.set_array("access.suppress_path", "", "/ping").unwrap();
+        c.set("slowlog", "/tmp/slow.log").unwrap();
         assert_eq!(
             c.php_values,
             [
@@ -1029,12 +1030,13 @@ mod tests {
         c.set("listen.setfib", "2").unwrap();
         c.set_array("php_value", "x", "1").unwrap();
         c.set_array("access.suppress_path", "", "/ping").unwrap();
+        c.set("slowlog", "/tmp/slow.log").unwrap();
         assert_eq!(
             c.not_in_effect(),
             [
                 "[pool www] 'pm.status_listen' is accepted but not yet in effect",
                 "[pool www] 'listen.setfib' is accepted but has no effect on this system",
-                "[pool www] 'access.suppress_path[]' is accepted but not yet in effect",
+                "[pool www] 'slowlog' is accepted but not yet in effect",
             ]
         );
     }
