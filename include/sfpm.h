@@ -500,7 +500,7 @@ typedef struct sfpm_status_process {
    */
   size_t script_len;
   /*
-   The authenticated user (`REMOTE_USER`), or `-` (php-fpm's placeholder).
+   The HTTP Basic user (PHP's `PHP_AUTH_USER`), or `-` (php-fpm's placeholder).
    */
   const uint8_t *user;
   /*

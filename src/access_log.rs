@@ -66,6 +66,7 @@ pub struct Format {
 }
 
 /// One finished request, as the access log sees it.
+#[allow(missing_debug_implementations)] // closures inside
 pub struct Entry<'a> {
     /// The pool's name.
     pub pool: &'a str,
@@ -270,6 +271,44 @@ impl Format {
     }
 }
 
+/// The user of an HTTP `Authorization: Basic` header (`HTTP_AUTHORIZATION`), as PHP
+/// takes it for `$_SERVER['PHP_AUTH_USER']` and php-fpm shows it (`%u`, the status
+/// page's `user`); `None` for another scheme or a malformed value.
+pub fn basic_auth_user(authorization: &[u8]) -> Option<Vec<u8>> {
+    let (scheme, rest) = authorization.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    let decoded = decode_base64(rest.trim_ascii())?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some(decoded[..colon].to_vec())
+}
+
+/// Standard base64 with optional padding; `None` on any other byte.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut count) = (0u32, 0);
+    for &c in text {
+        bits = (bits << 6) | u32::from(value(c)?);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +376,16 @@ mod tests {
         assert!(err("%{hours}d").ends_with("('hours')"));
         assert_eq!(Format::parse("100%").map(|f| f.tokens), Ok(vec![Token::Literal("100".into())]));
         assert_eq!(Format::parse("%{}s %{MILI}d").map(|f| f.tokens.len()), Ok(3));
+    }
+
+    #[test]
+    fn basic_auth_user_is_decoded() {
+        assert_eq!(basic_auth_user(b"Basic YWxpY2U6c2VjcmV0").as_deref(), Some(&b"alice"[..]));
+        assert_eq!(basic_auth_user(b"basic Ym9iOg==").as_deref(), Some(&b"bob"[..]));
+        assert_eq!(basic_auth_user(b"Basic bm9jb2xvbg"), None);
+        assert_eq!(basic_auth_user(b"Bearer abc"), None);
+        assert_eq!(basic_auth_user(b"Basic !!"), None);
+        assert_eq!(basic_auth_user(b"Basic"), None);
     }
 
     #[test]

@@ -88,6 +88,12 @@ pub fn getpid() -> Pid {
     unsafe { libc::getpid() }
 }
 
+/// The parent's pid (a worker's master).
+pub fn getppid() -> Pid {
+    // SAFETY: getppid cannot fail and has no preconditions.
+    unsafe { libc::getppid() }
+}
+
 /// Name of a signal for log lines ("SIGSEGV"), or its number.
 pub fn signal_name(signal: i32) -> String {
     let name = match signal {
@@ -463,11 +469,51 @@ pub fn notify_ready() {
 /// php-fpm's error log), so every later log line, from the master and from workers,
 /// lands there.
 pub fn redirect_stderr(path: &std::path::Path) -> io::Result<()> {
+    reopen_append(path, 2)
+}
+
+/// Opens `path` for appending (created with mode 0600, as php-fpm's logs).
+pub fn open_append(path: &std::path::Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-    // SAFETY: both descriptors are open; dup2 replaces fd 2 atomically.
-    check(unsafe { libc::dup2(file.as_raw_fd(), 2) })?;
-    Ok(())
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)
+}
+
+/// Opens `path` again onto descriptor `fd` (logrotate moved the file): processes forked
+/// afterwards write to the new file through the same descriptor number.
+pub fn reopen_append(path: &std::path::Path, fd: RawFd) -> io::Result<()> {
+    let file = open_append(path)?;
+    // SAFETY: both descriptors are open; dup2 replaces `fd` atomically.
+    check(unsafe { libc::dup2(file.as_raw_fd(), fd) }).map(drop)
+}
+
+/// CPU time this process has used so far, user and system, µs (`getrusage`).
+pub fn process_cpu_split_us() -> (u64, u64) {
+    // SAFETY: a zeroed rusage is a valid out-parameter for getrusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return (0, 0);
+        }
+        usage
+    };
+    let us = |t: libc::timeval| (t.tv_sec as u64).saturating_mul(1_000_000).saturating_add(t.tv_usec as u64);
+    (us(usage.ru_utime), us(usage.ru_stime))
+}
+
+/// `unix_seconds` in local time through strftime(3) with `format` (the access log's
+/// `%{format}t`); empty when the result would exceed 256 bytes.
+pub fn strftime_local(format: &str, unix_seconds: i64) -> String {
+    let Ok(format) = std::ffi::CString::new(format) else { return String::new() };
+    let t: libc::time_t = unix_seconds;
+    let mut out = [0u8; 256];
+    // SAFETY: a zeroed tm is valid; localtime_r fills it from `t`; strftime writes at
+    // most `out.len()` bytes into `out` and reads the NUL-terminated `format`.
+    let n = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        libc::strftime(out.as_mut_ptr().cast(), out.len(), format.as_ptr(), &tm)
+    };
+    String::from_utf8_lossy(&out[..n]).into_owned()
 }
 
 /// CPU time this process has used, µs (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`).

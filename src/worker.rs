@@ -18,6 +18,7 @@ use crate::master::scoreboard::{ProcessStatus, RequestFields, Scoreboard, Slot, 
 use crate::request::{Params, Protocol, Request};
 use crate::scgi;
 use crate::sniff::{self, sniff};
+use crate::access_log;
 use crate::sys;
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
@@ -100,6 +101,39 @@ pub struct PoolRuntime {
     pub values: ManagementValues,
     /// What a worker becomes after the fork: user, directory, environment.
     pub setup: WorkerSetup,
+    /// `access.log`, opened by the master (workers inherit it, whatever their user).
+    pub access_log: Option<AccessLog>,
+}
+
+/// A pool's access log: the open file and what to write into it.
+#[derive(Debug)]
+pub struct AccessLog {
+    /// Where it is (re-opened there on `SIGUSR1`).
+    pub path: std::path::PathBuf,
+    /// Opened for appending; one `write()` per line.
+    pub file: std::fs::File,
+    /// `access.format`.
+    pub format: access_log::Format,
+    /// `access.suppress_path[]`: script URIs never logged.
+    pub suppress: Vec<String>,
+}
+
+impl AccessLog {
+    /// Opens the access log of `config`, if it has one.
+    pub fn open(config: &PoolConfig) -> Result<Option<AccessLog>, String> {
+        let Some(path) = &config.access_log else { return Ok(None) };
+        let format = config.access_format.as_deref().unwrap_or(access_log::DEFAULT_FORMAT);
+        let format = access_log::Format::parse(format)
+            .map_err(|e| format!("[pool {}] wrong format for access.format '{format}' ({e})", config.name))?;
+        let file = sys::open_append(path)
+            .map_err(|e| format!("[pool {}] failed to open access log ({}): {e}", config.name, path.display()))?;
+        Ok(Some(AccessLog { path: path.clone(), file, format, suppress: config.access_suppress_paths.clone() }))
+    }
+
+    /// Opens the file again at its path (`SIGUSR1`, after logrotate moved it).
+    pub fn reopen(&self) -> io::Result<()> {
+        sys::reopen_append(&self.path, self.file.as_raw_fd())
+    }
 }
 
 /// What a freshly forked worker applies before it serves anything, resolved by the
@@ -148,6 +182,10 @@ pub struct Worker<'p> {
     slot: &'p Slot,
     /// Process CPU time when the current request was accepted, µs.
     cpu_at_start_us: u64,
+    /// The same split into user and system time, for the access log's `%C`.
+    cpu_split_at_start_us: (u64, u64),
+    /// When the current request was accepted, µs since the epoch.
+    accepted_us: u64,
     channel: Option<Channel>,
     /// The buffers of the last closed connection, for the next one: allocating and
     /// zeroing 64 KiB per connection shows in profiles.
@@ -202,7 +240,17 @@ impl PoolView<'_> {
 impl<'p> Worker<'p> {
     /// A worker of `pool` publishing its state in `slot` of `board`.
     pub fn new(pool: &'p PoolRuntime, board: &'p Scoreboard, slot: &'p Slot) -> Worker<'p> {
-        Worker { pool, board, slot, cpu_at_start_us: 0, channel: None, spare: None, stopping: false }
+        Worker {
+            pool,
+            board,
+            slot,
+            cpu_at_start_us: 0,
+            cpu_split_at_start_us: (0, 0),
+            accepted_us: 0,
+            channel: None,
+            spare: None,
+            stopping: false,
+        }
     }
 
     /// The pool's state for status pages and `fpm_get_status()`: every worker's
@@ -301,16 +349,21 @@ impl<'p> Worker<'p> {
         let p = &request.params;
         let get = |name: &[u8]| p.get(name).unwrap_or_default();
         let content_length = std::str::from_utf8(get(b"CONTENT_LENGTH")).ok().and_then(|v| v.parse().ok());
+        let auth_user = p.get(b"HTTP_AUTHORIZATION").and_then(access_log::basic_auth_user);
         self.slot.request_info(&RequestFields {
             method: get(b"REQUEST_METHOD"),
             uri: p.get(b"SCRIPT_NAME").or_else(|| p.get(b"REQUEST_URI")).unwrap_or_default(),
             query: get(b"QUERY_STRING"),
             script: get(b"SCRIPT_FILENAME"),
-            user: get(b"REMOTE_USER"),
+            user: auth_user.as_deref().unwrap_or_default(),
             content_length: content_length.unwrap_or(0),
         });
         self.board.counters().accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.cpu_at_start_us = sys::process_cpu_us();
+        self.accepted_us = crate::master::scoreboard::now_us();
+        if self.pool.access_log.is_some() {
+            self.cpu_split_at_start_us = sys::process_cpu_split_us();
+        }
     }
 
     /// Closes the current connection, if any, keeping its buffers for the next one.
@@ -330,12 +383,74 @@ impl<'p> Worker<'p> {
         }
         if let Some(request) = channel.request.take() {
             channel.unread_input = !(request.stdin_done && request.data_done) || channel.start < channel.end;
+            if let Some(log) = &self.pool.access_log {
+                let peer = channel.peer;
+                self.write_access_log(log, &request, &peer);
+            }
         }
         self.slot.request_cpu(sys::process_cpu_us().saturating_sub(self.cpu_at_start_us));
         self.slot.request_done();
         let max = self.pool.config.max_requests;
         if max > 0 && self.slot.requests() >= max {
             self.stopping = true;
+        }
+    }
+
+    /// Writes the access log line of `request`, which just ended.
+    fn write_access_log(&self, log: &AccessLog, request: &OpenRequest, peer: &Peer) {
+        use std::io::Write as _;
+        let p = &request.params;
+        let get = |name: &[u8]| p.get(name).unwrap_or_default();
+        // As php-fpm, from the scoreboard: the script and URI as the handler resolved them.
+        let (script, uri) = self.slot.request_script_and_uri();
+        if log.suppress.iter().any(|s| s.as_bytes() == uri) {
+            return;
+        }
+        let response = crate::client::CgiResponse::parse(&request.head);
+        let header = |name: &str| {
+            let headers = response.as_ref().map(|r| r.headers.as_slice()).unwrap_or_default();
+            headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes())
+        };
+        let param = |name: &str| p.get(name.as_bytes());
+        let auth_user = p.get(b"HTTP_AUTHORIZATION").and_then(access_log::basic_auth_user).unwrap_or_default();
+        let now_us = crate::master::scoreboard::now_us();
+        let (user, system) = sys::process_cpu_split_us();
+        let (user0, system0) = self.cpu_split_at_start_us;
+        let remote = match peer {
+            Peer::Tcp(_) => peer.to_string(),
+            Peer::Unix => "-".to_string(),
+        };
+        let entry = access_log::Entry {
+            pool: &self.pool.config.name,
+            pid: sys::getpid(),
+            master_pid: sys::getppid(),
+            remote: &remote,
+            method: get(b"REQUEST_METHOD"),
+            uri: &uri,
+            query: get(b"QUERY_STRING"),
+            script: &script,
+            user: &auth_user,
+            content_length: std::str::from_utf8(get(b"CONTENT_LENGTH")).ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+            status: response.as_ref().map_or(200, |r| r.status),
+            accepted_s: (self.accepted_us / 1_000_000) as i64,
+            now_s: (now_us / 1_000_000) as i64,
+            duration_us: now_us.saturating_sub(self.accepted_us),
+            cpu_user_us: user.saturating_sub(user0),
+            cpu_system_us: system.saturating_sub(system0),
+            memory: self.slot.request_memory_bytes(),
+            param: &param,
+            header: &header,
+        };
+        let (line, cut) = log.format.render(&entry, &sys::strftime_local);
+        if cut {
+            crate::log!(
+                Warning,
+                "the log buffer is full ({}). The access log request has been truncated.",
+                access_log::LINE_LIMIT
+            );
+        }
+        if let Err(e) = (&log.file).write_all(&line) {
+            crate::log!(Error, "[pool {}] failed to write the access log: {e}", self.pool.config.name);
         }
     }
 
@@ -442,6 +557,29 @@ pub(crate) struct OpenRequest {
     pub(crate) aborted: bool,
     /// The response is complete on the wire.
     pub(crate) finished: bool,
+    /// The start of the response (`STDOUT`) up to the end of its CGI headers, kept for
+    /// the access log's `%s` and `%{Header}o` when the pool has one.
+    pub(crate) head: Vec<u8>,
+    /// Whether `head` is still being collected.
+    pub(crate) collect_head: bool,
+}
+
+/// The most response bytes kept to find the CGI headers for the access log.
+const RESPONSE_HEAD_LIMIT: usize = 8192;
+
+impl OpenRequest {
+    /// Keeps the response's first bytes until its headers are complete.
+    fn collect_head(&mut self, data: &[u8]) {
+        if !self.collect_head {
+            return;
+        }
+        let room = RESPONSE_HEAD_LIMIT.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&data[..data.len().min(room)]);
+        let ended = |h: &[u8]| h.windows(4).any(|w| w == b"\r\n\r\n") || h.windows(2).any(|w| w == b"\n\n");
+        if self.head.len() >= RESPONSE_HEAD_LIMIT || ended(&self.head) {
+            self.collect_head = false;
+        }
+    }
 }
 
 /// A connection's read and output buffers, handed from one connection to the next.
@@ -490,6 +628,8 @@ pub(crate) struct Channel {
     /// The last request's input was not read to its end: the peer may still be sending.
     unread_input: bool,
     eof: bool,
+    /// Keep each response's head (the pool writes an access log).
+    collect_head: bool,
 }
 
 impl Channel {
@@ -512,6 +652,7 @@ impl Channel {
             request: None,
             unread_input: false,
             eof: false,
+            collect_head: pool.access_log.is_some(),
         }
     }
 
@@ -615,6 +756,8 @@ impl Channel {
                             data_done: head.role != Role::Filter,
                             aborted: false,
                             finished: false,
+                            head: Vec::new(),
+                            collect_head: self.collect_head,
                         });
                         return Ok(true);
                     }
@@ -654,6 +797,8 @@ impl Channel {
                         data_done: true,
                         aborted: false,
                         finished: false,
+                        head: Vec::new(),
+                        collect_head: self.collect_head,
                     });
                     return Ok(true);
                 }
@@ -777,6 +922,9 @@ impl Channel {
         }
         if data.is_empty() {
             return Ok(());
+        }
+        if !stderr && let Some(request) = &mut self.request {
+            request.collect_head(data);
         }
         let result = match &mut self.proto {
             ProtoState::FastCgi(conn) => {

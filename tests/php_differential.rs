@@ -14,6 +14,7 @@ mod support;
 use php_support::*;
 use sfpm::fastcgi::Role;
 use std::fmt::Write as _;
+use support::{DEADLINE, wait_for};
 
 /// Fields that legitimately differ between two servers, with the reason.
 const EXCLUDED: &[(&str, &str)] = &[
@@ -529,4 +530,52 @@ fn the_status_page_is_laid_out_as_php_fpm_s() {
     let (a, b) = (sfpm.call(&head), fpm.call(&head));
     assert!(a.body.is_empty() && b.body.is_empty(), "{}\n{}", a.describe(), b.describe());
     assert!(report.is_empty(), "the status pages differ:\n{report}");
+}
+
+/// The access log (`access.log`, `access.format` with every token but `%C`, whose
+/// precision differs: php-fpm counts CPU in clock ticks, sfpm in microseconds, and
+/// `access.suppress_path[]`): the same lines as php-fpm's, numbers masked.
+#[test]
+fn the_access_log_is_written_as_php_fpm_s() {
+    let root = DocRoot::new("access-log");
+    root.write("status", "");
+    let pool_lines = "pm.status_path = /status\nping.path = /ping\naccess.log = {dir}/access.log\n\
+         access.suppress_path[] = /ping\n\
+         access.format = \"%R - %u %t \\\"%m %r%Q%q\\\" %s %f %{mili}d %{kilo}M %n %l %{HTTP_HOST}e \
+         %{Location}o %{Content-type}o %{Content-Type}o %p %P %{%Y-%m-%d}T %{micro}d %{mega}M %%\"\n";
+    let spec = PoolSpec { workers: 1, ini: INI, pool_lines };
+    let servers = [Php::start(Kind::Sfpm, &spec), Php::start(Kind::PhpFpm, &spec)];
+    let form = "application/x-www-form-urlencoded";
+    let requests = [
+        Req::get(&root, "dump.php", "a=1").set("HTTP_HOST", "example.org"),
+        Req::get(&root, "dump.php", "location=/elsewhere"),
+        Req::get(&root, "dump.php", "")
+            .body("POST", form, "a=1&b=2")
+            .set("HTTP_AUTHORIZATION", "Basic YWxpY2U6c2VjcmV0"),
+        Req::get(&root, "missing.php", ""),
+        Req::get(&root, "status", "json"),
+        Req::get(&root, "ping", ""),
+        Req::get(&root, "dump.php", "last=1"),
+    ];
+    let logged = requests.len() - 1; // the ping is suppressed
+    let lines: Vec<Vec<String>> = servers
+        .iter()
+        .map(|php| {
+            for req in &requests {
+                php.call(req);
+            }
+            let path = php.server.log.with_file_name("access.log");
+            wait_for(&format!("{logged} lines in {}", path.display()), DEADLINE, || {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<String> = text.lines().map(mask_numbers).collect();
+                (lines.len() >= logged).then_some(lines)
+            })
+        })
+        .collect();
+    assert_eq!(lines[0].len(), logged, "sfpm wrote: {:#?}", lines[0]);
+    assert!(lines[1][0].contains("\"GET /dump.php?a=N\" N"), "php-fpm's line: {}", lines[1][0]);
+    assert!(lines[1][2].contains(" - alice "), "php-fpm's line: {}", lines[1][2]);
+    for (i, (a, b)) in lines[0].iter().zip(&lines[1]).enumerate() {
+        assert_eq!(a, b, "line {i}: sfpm then php-fpm");
+    }
 }

@@ -41,7 +41,7 @@ pub struct sfpm_status_process {
     pub script: *const u8,
     /// Its length.
     pub script_len: usize,
-    /// The authenticated user (`REMOTE_USER`), or `-` (php-fpm's placeholder).
+    /// The HTTP Basic user (PHP's `PHP_AUTH_USER`), or `-` (php-fpm's placeholder).
     pub user: *const u8,
     /// Its length.
     pub user_len: usize,

@@ -95,7 +95,8 @@ pub fn prepare_pool(config: PoolConfig) -> Result<PoolRuntime, RunError> {
     // Truthful for the whole pool: it serves max_children requests at once, one each.
     let values = ManagementValues { max_conns: children, max_reqs: children, mpxs_conns: false };
     let setup = worker_setup(&config)?;
-    Ok(PoolRuntime { config, listener, allowed, values, setup })
+    let access_log = crate::worker::AccessLog::open(&config).map_err(RunError::Config)?;
+    Ok(PoolRuntime { config, listener, allowed, values, setup, access_log })
 }
 
 /// Resolves what each worker becomes: php-fpm's `user`, `group`, `chdir`, `clear_env`
@@ -437,22 +438,36 @@ impl Master<'_> {
         }
     }
 
-    /// `SIGUSR1`: reopen the error log (logrotate), then replace the workers gracefully
-    /// so they write to the new file too (they inherited the old descriptor).
+    /// `SIGUSR1`: reopen the error log and the access log (logrotate), then replace the
+    /// workers gracefully so they write to the new files too (they inherited the old
+    /// descriptors).
     fn reopen_logs(&mut self) {
+        let mut reopened = false;
         match crate::log::reopen() {
             Ok(true) => {
                 crate::log!(Notice, "error log file re-opened");
-                for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
-                    if !stopping && self.children.begin_stop(slot).is_some() {
-                        let _ = sys::kill(pid, libc::SIGQUIT);
-                    }
-                }
+                reopened = true;
             }
             Ok(false) => {
                 crate::log!(Notice, "SIGUSR1: no error log file to re-open (logging to standard error)")
             }
             Err(e) => crate::log!(Error, "failed to re-open the error log: {e}"),
+        }
+        if let Some(log) = &self.pool.access_log {
+            match log.reopen() {
+                Ok(()) => {
+                    crate::log!(Notice, "access log file re-opened");
+                    reopened = true;
+                }
+                Err(e) => crate::log!(Error, "failed to re-open the access log {}: {e}", log.path.display()),
+            }
+        }
+        if reopened {
+            for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
+                if !stopping && self.children.begin_stop(slot).is_some() {
+                    let _ = sys::kill(pid, libc::SIGQUIT);
+                }
+            }
         }
     }
 

@@ -105,7 +105,7 @@ pub struct RequestFields<'a> {
     pub query: &'a [u8],
     /// `SCRIPT_FILENAME`.
     pub script: &'a [u8],
-    /// `REMOTE_USER`.
+    /// The HTTP Basic user (PHP's `PHP_AUTH_USER`).
     pub user: &'a [u8],
     /// `CONTENT_LENGTH`.
     pub content_length: u64,
@@ -187,6 +187,16 @@ impl Slot {
     /// The handler's peak memory for the current request (PHP's peak usage).
     pub fn request_memory(&self, bytes: u64) {
         self.request.last_memory.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The current request's published script and URI (as the handler resolved them).
+    pub fn request_script_and_uri(&self) -> (Vec<u8>, Vec<u8>) {
+        (self.request.script.load(), self.request.uri.load())
+    }
+
+    /// The handler's peak memory reported for the current request, bytes.
+    pub fn request_memory_bytes(&self) -> u64 {
+        self.request.last_memory.load(Ordering::Relaxed)
     }
 
     /// The last request took `cpu_us` of CPU time.

@@ -99,7 +99,8 @@ pub struct PoolSpec<'a> {
     pub workers: u32,
     /// `-d` settings after [`BASE_INI`].
     pub ini: &'a [&'a str],
-    /// Extra `[www]` lines, php-fpm.conf syntax.
+    /// Extra `[www]` lines, php-fpm.conf syntax; `{dir}` stands for the server's own
+    /// temporary directory (for files each server writes, such as an access log).
     pub pool_lines: &'a str,
 }
 
@@ -123,7 +124,8 @@ impl Php {
         };
         let conf = format!(
             "[global]\n{global}\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = {}\n{}\n",
-            spec.workers, spec.pool_lines
+            spec.workers,
+            spec.pool_lines.replace("{dir}", &dir.path("").display().to_string())
         );
         let conf_path = dir.path("php-fpm.conf");
         fs::write(&conf_path, conf).unwrap();
