@@ -81,19 +81,37 @@ fn test_mode_reports_a_good_and_a_bad_configuration() {
 }
 
 #[test]
-fn sigusr1_reopens_the_error_log_and_replaces_the_workers() {
+fn sigusr1_reopens_the_logs_and_replaces_the_workers() {
+    use sfpm::client::{self, FcgiRequest, Pair};
     let dir = TempDir::new("usr1");
     let log = dir.path("error.log");
+    let access = dir.path("access.log");
     let port = free_port();
     let conf = dir.path("php-fpm.conf");
     std::fs::write(
         &conf,
         format!(
-            "[global]\nerror_log = {}\ndaemonize = no\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n",
-            log.display()
+            "[global]\nerror_log = {}\ndaemonize = no\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n\
+             access.log = {}\naccess.format = \"%m %r%Q%q %s\"\n",
+            log.display(),
+            access.display()
         ),
     )
     .unwrap();
+    let script = dir.path("hello.php");
+    std::fs::write(&script, "<?php echo 'hello';").unwrap();
+    let script = script.display().to_string();
+    let addr = Addr::Tcp(format!("127.0.0.1:{port}").parse().unwrap());
+    let call = |query: &str| {
+        let params: &[Pair<'_>] = &[
+            (b"REQUEST_METHOD", b"GET"),
+            (b"SCRIPT_FILENAME", script.as_bytes()),
+            (b"SCRIPT_NAME", b"/hello.php"),
+            (b"QUERY_STRING", query.as_bytes()),
+        ];
+        let mut conn = addr.connect().unwrap();
+        client::fcgi_call(&mut conn, &FcgiRequest::responder(params, b"")).unwrap();
+    };
     let mut child = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_sfpm"))
             .args(["-F", "-R", "-n", "-y"])
@@ -112,9 +130,15 @@ fn sigusr1_reopens_the_error_log_and_replaces_the_workers() {
         let pids = children_of(child.0.id() as i32);
         (pids.len() == 2).then_some(pids)
     });
-    // logrotate moves the file away, then signals.
+    call("n=1");
+    wait_for("the first access log line", DEADLINE, || {
+        (read(&access) == "GET /hello.php?n=1 200\n").then_some(())
+    });
+    // logrotate moves the files away, then signals.
     let rotated = dir.path("error.log.1");
     std::fs::rename(&log, &rotated).unwrap();
+    let rotated_access = dir.path("access.log.1");
+    std::fs::rename(&access, &rotated_access).unwrap();
     Command::new("kill").args(["-USR1", &child.0.id().to_string()]).status().unwrap();
     wait_for("a new error log file", DEADLINE, || {
         read(&log).contains("error log file re-opened").then_some(())
@@ -124,6 +148,11 @@ fn sigusr1_reopens_the_error_log_and_replaces_the_workers() {
         (pids.len() == 2 && pids.iter().all(|p| !before.contains(p))).then_some(())
     });
     assert!(read(&rotated).contains("ready to handle connections"), "the old lines stay in the rotated file");
+    call("n=2");
+    wait_for("the next access log line, in the new file", DEADLINE, || {
+        (read(&access) == "GET /hello.php?n=2 200\n").then_some(())
+    });
+    assert_eq!(read(&rotated_access), "GET /hello.php?n=1 200\n");
     Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     let status = wait_for("exit", DEADLINE, || child.0.try_wait().ok().flatten());
     assert_eq!(status.code(), Some(0));
