@@ -274,6 +274,13 @@ pub fn enter_worker_mode(listen_fd: RawFd) {
     QUIT_SPARE_FD.store(spare, Ordering::SeqCst);
     QUIT_LISTEN_FD.store(listen_fd, Ordering::SeqCst);
     WORKER_MODE.store(true, Ordering::SeqCst);
+    // The Rust runtime's stack-overflow handler would turn a crash in PHP into an abort
+    // (or, for a SIGSEGV sent by kill, swallow it once): a worker dies by the signal that
+    // hit it, as php-fpm's do, so the master logs and counts it as a crash
+    // (`emergency_restart_threshold`) and a core dump shows the real fault.
+    for signal in [libc::SIGSEGV, libc::SIGBUS] {
+        let _ = default_signal(signal);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -159,6 +159,29 @@ fn sigusr1_reopens_the_logs_and_replaces_the_workers() {
     assert!(read(&log).contains("exiting, bye-bye!"));
 }
 
+/// Starts `sfpm -F -R -n -y <conf>` with its standard error in `log`, and waits until it
+/// is ready with two workers: the server and its workers' pids.
+fn start_two_workers(conf: &std::path::Path, log: &std::path::Path) -> (KillOnDrop, Vec<i32>) {
+    let child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sfpm"))
+            .args(["-F", "-R", "-n", "-y"])
+            .arg(conf)
+            .env("PHP_INI_SCAN_DIR", "")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let read = || std::fs::read_to_string(log).unwrap_or_default();
+    wait_for("ready", DEADLINE, || read().contains("ready to handle connections").then_some(()));
+    let master = child.0.id() as i32;
+    let workers = wait_for("two workers", DEADLINE, || {
+        let pids = children_of(master);
+        (pids.len() == 2).then_some(pids)
+    });
+    (child, workers)
+}
+
 /// A server process killed (with its workers) if the test ends early.
 struct KillOnDrop(std::process::Child);
 
@@ -181,23 +204,9 @@ fn sigusr2_reloads_with_the_same_socket_and_pid() {
     let conf = dir.path("php-fpm.conf");
     std::fs::write(&conf, format!("[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"))
         .unwrap();
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_sfpm"))
-            .args(["-F", "-R", "-n", "-y"])
-            .arg(&conf)
-            .env("PHP_INI_SCAN_DIR", "")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut child, before) = start_two_workers(&conf, &log);
     let master = child.0.id() as i32;
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_for("ready", DEADLINE, || read().contains("ready to handle connections").then_some(()));
-    let before = wait_for("two workers", DEADLINE, || {
-        let pids = children_of(master);
-        (pids.len() == 2).then_some(pids)
-    });
     let script = script.display().to_string();
     let params: &[Pair<'_>] = &[(b"REQUEST_METHOD", b"GET"), (b"SCRIPT_FILENAME", script.as_bytes())];
     let addr = Addr::Tcp(format!("127.0.0.1:{port}").parse().unwrap());
@@ -223,4 +232,44 @@ fn sigusr2_reloads_with_the_same_socket_and_pid() {
     let reply = call();
     let pid: i32 = String::from_utf8_lossy(&reply.stdout).rsplit(' ').next().unwrap().trim().parse().unwrap();
     assert!(after.contains(&pid), "a new worker answers");
+}
+
+#[test]
+fn workers_crashing_past_the_emergency_threshold_reload_the_server() {
+    let dir = TempDir::new("emergency");
+    let log = dir.path("sfpm.log");
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global]\nemergency_restart_threshold = 2\nemergency_restart_interval = 1m\n\
+             [www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"
+        ),
+    )
+    .unwrap();
+    let (mut child, first) = start_two_workers(&conf, &log);
+    let master = child.0.id() as i32;
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    // One crash is below the threshold: only that worker is replaced.
+    Command::new("kill").args(["-SEGV", &first[0].to_string()]).status().unwrap();
+    let second = wait_for("the crashed worker replaced", DEADLINE, || {
+        let pids = children_of(master);
+        (pids.len() == 2 && !pids.contains(&first[0])).then_some(pids)
+    });
+    assert!(!read().contains("threshold"), "{}", read());
+    // The second crash within the interval reloads the whole server.
+    let survivor = second.iter().copied().find(|p| *p == first[1]).expect("the other worker still runs");
+    Command::new("kill").args(["-SEGV", &survivor.to_string()]).status().unwrap();
+    wait_for("the reload", DEADLINE, || {
+        read().contains("failed processes threshold (2 in 60 sec) is reached, initiating reload").then_some(())
+    });
+    wait_for("the new image adopts the socket", DEADLINE, || {
+        read().contains("using inherited socket fd=").then_some(())
+    });
+    wait_for("two new workers", DEADLINE, || {
+        let pids = children_of(master);
+        (pids.len() == 2 && pids.iter().all(|p| !second.contains(p))).then_some(())
+    });
+    assert!(child.0.try_wait().unwrap().is_none(), "the master keeps its pid");
 }

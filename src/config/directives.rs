@@ -8,7 +8,7 @@
 
 use super::pool::{ListenProtocol, PoolConfig, ProcessManager};
 use super::values::{
-    blank_list, comma_list, parse_bool, parse_duration, parse_int, parse_mode, parse_nonzero_duration,
+    blank_list, comma_list, parse_bool, parse_count, parse_duration, parse_int, parse_mode, parse_nonzero_duration,
     parse_rlimit_core, parse_rlimit_files, put,
 };
 use std::path::PathBuf;
@@ -217,6 +217,21 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         "process_control_timeout",
         Typed,
         |c, v| put(&mut c.process_control_timeout, parse_duration(v)?),
+        Some("0"),
+        ApiOnly,
+    ),
+    // [global] directives in files; per pool only through `set`.
+    row(
+        "emergency_restart_threshold",
+        Typed,
+        |c, v| put(&mut c.emergency_restart_threshold, parse_count(v)?),
+        Some("0"),
+        ApiOnly,
+    ),
+    row(
+        "emergency_restart_interval",
+        Typed,
+        |c, v| put(&mut c.emergency_restart_interval, parse_duration(v)?),
         Some("0"),
         ApiOnly,
     ),

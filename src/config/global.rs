@@ -239,14 +239,14 @@ pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
         Typed,
         |c, v| put(&mut c.emergency_restart_threshold, parse_count(v)?),
         Some("0"),
-        NotYet,
+        InEffect,
     ),
     row(
         "emergency_restart_interval",
         Typed,
         |c, v| put(&mut c.emergency_restart_interval, parse_duration(v)?),
         Some("0"),
-        NotYet,
+        InEffect,
     ),
     row(
         "process_control_timeout",

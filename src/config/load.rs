@@ -351,6 +351,8 @@ impl State<'_, '_> {
         let cx = PoolContext { global_prefix, require_pm: true, edge_triggered, is_dir: &is_dir };
         for pool in &mut self.pools {
             pool.process_control_timeout = self.global.process_control_timeout;
+            pool.emergency_restart_threshold = self.global.emergency_restart_threshold;
+            pool.emergency_restart_interval = self.global.emergency_restart_interval;
             let notes = pool.post_process(&cx).map_err(|r| ConfigError {
                 level: r.level,
                 pool: Some(pool.name.clone()),

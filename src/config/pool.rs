@@ -168,6 +168,12 @@ pub struct PoolConfig {
     /// `process_control_timeout`: how long a polite stop waits before escalating. A
     /// `[global]` directive in files, copied into every pool.
     pub process_control_timeout: Duration,
+    /// `emergency_restart_threshold` and `emergency_restart_interval`: that many workers
+    /// killed by SIGSEGV or SIGBUS within the interval restart the server (0 = off).
+    /// `[global]` directives in files, copied into every pool.
+    pub emergency_restart_threshold: u32,
+    #[allow(missing_docs)]
+    pub emergency_restart_interval: Duration,
     /// `request_read_timeout` (sfpm): longest silence while a request is being read, and
     /// longest time to receive a request's head; a stalled client is dropped after it.
     pub request_read_timeout: Duration,
@@ -234,6 +240,8 @@ impl Default for PoolConfig {
             php_values: Vec::new(),
             listen_protocol: ListenProtocol::Auto,
             process_control_timeout: Duration::ZERO,
+            emergency_restart_threshold: 0,
+            emergency_restart_interval: Duration::ZERO,
             request_read_timeout: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             fastcgi_limits: fastcgi::Limits::default(),

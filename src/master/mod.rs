@@ -213,6 +213,7 @@ fn serve_pool<H: Handler>(
         manager,
         reload,
         reloading: false,
+        faults: std::collections::VecDeque::new(),
     };
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
     let initial = match master.manager {
@@ -247,6 +248,9 @@ struct Master<'p> {
     reload: bool,
     /// A reload is under way: the stop ends in [`Stopped::Reload`].
     reloading: bool,
+    /// When the last workers killed by SIGSEGV or SIGBUS died, newest last, at most
+    /// `emergency_restart_threshold` of them.
+    faults: std::collections::VecDeque<Instant>,
 }
 
 /// The pool's process manager and what it carries between ticks.
@@ -471,6 +475,43 @@ impl Master<'_> {
         }
     }
 
+    /// php-fpm's `emergency_restart_threshold`: when that many workers crashed (SIGSEGV,
+    /// SIGBUS) within `emergency_restart_interval`, something is broken beyond one request
+    /// (a bad extension, a corrupt opcache): restart everything. A reload when the
+    /// program can re-execute itself, else every worker replaced gracefully.
+    fn count_fault(&mut self, now: Instant) {
+        let (threshold, interval) =
+            (self.pool.config.emergency_restart_threshold, self.pool.config.emergency_restart_interval);
+        if threshold == 0 || interval.is_zero() || self.state != State::Running {
+            return;
+        }
+        self.faults.push_back(now);
+        while self.faults.len() > threshold as usize {
+            self.faults.pop_front();
+        }
+        let within = self.faults.front().is_some_and(|first| now.duration_since(*first) <= interval);
+        if self.faults.len() < threshold as usize || !within {
+            return;
+        }
+        self.faults.clear();
+        crate::log!(
+            Warning,
+            "failed processes threshold ({threshold} in {} sec) is reached, initiating reload",
+            interval.as_secs()
+        );
+        if self.reload {
+            crate::log!(Notice, "Reloading in progress ...");
+            self.reloading = true;
+            self.finish();
+        } else {
+            for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
+                if !stopping && self.children.begin_stop(slot).is_some() {
+                    let _ = sys::kill(pid, libc::SIGQUIT);
+                }
+            }
+        }
+    }
+
     fn terminate(&mut self) {
         if matches!(self.state, State::Terminating { .. }) {
             return;
@@ -548,6 +589,9 @@ impl Master<'_> {
                         if core { " - core dumped" } else { "" }
                     ),
                 ),
+            }
+            if let ExitStatus::Signal { signal: libc::SIGSEGV | libc::SIGBUS, .. } = status {
+                self.count_fault(Instant::now());
             }
             if self.state == State::Running && !exited.respawn_delay.is_zero() {
                 crate::log!(
