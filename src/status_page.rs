@@ -130,8 +130,7 @@ fn pool_fields(status: &PoolStatus, counts: &Counts) -> Vec<Field> {
         ("start since", Value::Num(counts.start_since)),
         ("accepted conn", Value::Num(status.accepted)),
         ("listen queue", Value::Num(u64::from(queue))),
-        // Not tracked over time: the current queue is the highest seen by this reader.
-        ("max listen queue", Value::Num(u64::from(queue))),
+        ("max listen queue", Value::Num(status.max_listen_queue)),
         ("listen queue len", Value::Num(u64::from(queue_len))),
         ("idle processes", Value::Num(counts.idle)),
         ("active processes", Value::Num(counts.active)),
@@ -345,7 +344,7 @@ fn render_openmetrics(body: &mut String, status: &PoolStatus, counts: &Counts) {
             "max_listen_queue",
             "counter",
             "The maximum number of requests in the queue of pending connections since FPM has started.",
-            u64::from(status.listen_queue.0),
+            status.max_listen_queue,
         ),
         (
             "listen_queue_length",
@@ -415,6 +414,7 @@ mod tests {
             max_active: 1,
             max_children_reached: 0,
             listen_queue: (0, 4096),
+            max_listen_queue: 3,
             processes: vec![worker(10, Stage::Running), worker(11, Stage::Idle)],
         }
     }
@@ -447,6 +447,7 @@ mod tests {
         assert_eq!(lines[0], "pool:                 www");
         assert_eq!(lines[2], "start time:           @1000");
         assert_eq!(lines[3], "start since:          6");
+        assert_eq!(lines[6], "max listen queue:     3");
         assert_eq!(lines[10], "total processes:      2");
         assert_eq!(lines[13], "slow requests:        0");
         assert_eq!(&lines[14..16], ["", "************************"]);

@@ -84,6 +84,8 @@ pub struct PoolStatus {
     pub max_children_reached: u64,
     /// The listening socket's accept queue: (waiting, size); (0, 0) for Unix sockets.
     pub listen_queue: (u32, u32),
+    /// Most connections seen waiting in that queue since the master started.
+    pub max_listen_queue: u64,
     /// Every running worker.
     pub processes: Vec<ProcessStatus>,
 }
@@ -214,6 +216,7 @@ impl PoolView<'_> {
     pub fn status(&self) -> PoolStatus {
         let counters = self.board.counters();
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let listen_queue = sys::listen_queue(self.pool.listener.as_raw_fd()).unwrap_or((0, 0));
         PoolStatus {
             pool: self.pool.config.name.clone(),
             process_manager: match self.pool.config.pm {
@@ -225,7 +228,8 @@ impl PoolView<'_> {
             accepted: load(&counters.accepted),
             max_active: load(&counters.max_active),
             max_children_reached: load(&counters.max_children_reached),
-            listen_queue: sys::listen_queue(self.pool.listener.as_raw_fd()).unwrap_or((0, 0)),
+            listen_queue,
+            max_listen_queue: load(&counters.max_listen_queue).max(u64::from(listen_queue.0)),
             processes: self.board.processes(),
         }
     }

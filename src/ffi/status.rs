@@ -124,7 +124,7 @@ impl StatusStore {
             start_since: counts.start_since as i64,
             accepted_conn: status.accepted,
             listen_queue: u64::from(status.listen_queue.0),
-            max_listen_queue: u64::from(status.listen_queue.0),
+            max_listen_queue: status.max_listen_queue,
             listen_queue_len: u64::from(status.listen_queue.1),
             idle_processes: counts.idle,
             active_processes: counts.active,

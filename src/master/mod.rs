@@ -368,7 +368,12 @@ impl Master<'_> {
                 })
             })
             .count();
-        self.scoreboard.counters().max_active.fetch_max(active as u64, std::sync::atomic::Ordering::Relaxed);
+        let counters = self.scoreboard.counters();
+        counters.max_active.fetch_max(active as u64, std::sync::atomic::Ordering::Relaxed);
+        // Sampled on every tick (at least once a second), as php-fpm's maintenance does.
+        if let Some((waiting, _)) = sys::listen_queue(self.pool.listener.as_raw_fd()) {
+            counters.max_listen_queue.fetch_max(u64::from(waiting), std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Counts an episode of the process manager hitting `pm.max_children`.

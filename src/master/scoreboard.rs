@@ -143,6 +143,8 @@ pub struct PoolCounters {
     pub max_active: AtomicU64,
     /// Times the process manager hit `pm.max_children`.
     pub max_children_reached: AtomicU64,
+    /// Most connections seen waiting in the listening socket's queue.
+    pub max_listen_queue: AtomicU64,
 }
 
 /// Microseconds since the epoch, for slot timestamps.
