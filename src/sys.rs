@@ -493,6 +493,34 @@ pub fn reopen_append(path: &std::path::Path, fd: RawFd) -> io::Result<()> {
     check(unsafe { libc::dup2(file.as_raw_fd(), fd) }).map(drop)
 }
 
+/// Which limit [`set_rlimit`] sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `RLIMIT_NOFILE`: open descriptors.
+    Files,
+    /// `RLIMIT_CORE`: core dump size, bytes.
+    Core,
+}
+
+/// Sets both the soft and hard limit to `value` (`None`: unlimited), as php-fpm's
+/// `rlimit_files`/`rlimit_core` do.
+pub fn set_rlimit(limit: Limit, value: Option<u64>) -> io::Result<()> {
+    let resource = match limit {
+        Limit::Files => libc::RLIMIT_NOFILE,
+        Limit::Core => libc::RLIMIT_CORE,
+    };
+    let value = value.unwrap_or(libc::RLIM_INFINITY);
+    let limits = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: `limits` is a valid rlimit that lives across the call.
+    check(unsafe { libc::setrlimit(resource, &limits) }).map(drop)
+}
+
+/// Sets this process's nice value (`process.priority`).
+pub fn set_priority(nice: i32) -> io::Result<()> {
+    // SAFETY: setpriority takes plain integers; 0 is this process.
+    check(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
+}
+
 /// CPU time this process has used so far, user and system, µs (`getrusage`).
 pub fn process_cpu_split_us() -> (u64, u64) {
     // SAFETY: a zeroed rusage is a valid out-parameter for getrusage.

@@ -152,12 +152,62 @@ pub struct WorkerSetup {
     pub environment: Vec<(String, String)>,
     /// Whether `environment` replaces the inherited one (`clear_env`).
     pub clear_env: bool,
+    /// `process.priority`, `rlimit_files`, `rlimit_core` of the pool.
+    pub limits: ProcessLimits,
+}
+
+/// php-fpm's `process.priority`, `rlimit_files` and `rlimit_core`, of the master
+/// (`[global]`) or of a pool's workers. Applied while the process may still raise them
+/// (before it drops root).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessLimits {
+    /// Whose limits, for messages: `[pool www] ` or empty for the master.
+    pub owner: String,
+    /// The nice value; applied only as root (php-fpm ignores it otherwise).
+    pub priority: Option<i32>,
+    /// `RLIMIT_NOFILE`.
+    pub files: Option<u32>,
+    /// `RLIMIT_CORE`.
+    pub core: Option<crate::config::CoreLimit>,
+}
+
+impl ProcessLimits {
+    /// Applies the limits to this process.
+    pub fn apply(&self) -> Result<(), String> {
+        let owner = &self.owner;
+        if let Some(nice) = self.priority.filter(|_| sys::geteuid() == 0) {
+            sys::set_priority(nice).map_err(|e| format!("{owner}unable to set priority {nice}: {e}"))?;
+        }
+        if let Some(files) = self.files {
+            sys::set_rlimit(sys::Limit::Files, Some(u64::from(files))).map_err(|e| {
+                format!(
+                    "{owner}failed to set rlimit_files (setrlimit(RLIMIT_NOFILE, {files})): {e}. \
+                     Please check your system limits or decrease rlimit_files."
+                )
+            })?;
+        }
+        if let Some(core) = self.core {
+            let value = match core {
+                crate::config::CoreLimit::Unlimited => None,
+                crate::config::CoreLimit::Bytes(n) => Some(n),
+            };
+            sys::set_rlimit(sys::Limit::Core, value).map_err(|e| {
+                format!(
+                    "{owner}failed to set rlimit_core (setrlimit(RLIMIT_CORE, {})): {e}. \
+                     Please check your system limits or decrease rlimit_core.",
+                    core.as_php_int()
+                )
+            })?;
+        }
+        Ok(())
+    }
 }
 
 impl WorkerSetup {
     /// Applies the setup in the worker process: directory first (it may be readable by
     /// root only), then the identity, then the environment.
     pub fn apply(&self) -> Result<(), String> {
+        self.limits.apply()?;
         if let Some(dir) = &self.chdir {
             std::env::set_current_dir(dir).map_err(|e| format!("chdir({}) failed: {e}", dir.display()))?;
         }

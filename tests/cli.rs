@@ -273,3 +273,23 @@ fn workers_crashing_past_the_emergency_threshold_reload_the_server() {
     });
     assert!(child.0.try_wait().unwrap().is_none(), "the master keeps its pid");
 }
+
+#[test]
+fn global_rlimit_files_applies_to_the_master_and_its_workers() {
+    let dir = TempDir::new("rlimit");
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(
+        &conf,
+        format!("[global]\nrlimit_files = 900\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"),
+    )
+    .unwrap();
+    let (child, workers) = start_two_workers(&conf, &dir.path("sfpm.log"));
+    let open_files = |pid: i32| {
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+        line["Max open files".len()..].split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(open_files(child.0.id() as i32), "900 900");
+    assert_eq!(open_files(workers[0]), "900 900", "workers inherit the master's limit");
+}

@@ -729,3 +729,31 @@ fn the_status_page_shows_a_busy_worker_and_counts_requests() {
     let page = php.call(&Req::get(&root, "status", "").unset("SCRIPT_FILENAME"));
     assert_eq!(page.status, 404, "{}", page.describe());
 }
+
+#[test]
+fn process_priority_rlimit_files_and_rlimit_core_apply_to_the_workers() {
+    let root = DocRoot::new("rlimits");
+    root.write("limits.php", "<?php echo file_get_contents('/proc/self/limits');");
+    root.write("stat.php", "<?php echo file_get_contents('/proc/self/stat');");
+    let lines = "rlimit_files = 1000\nrlimit_core = 12345\nprocess.priority = 7\n";
+    let php = Php::start(Kind::Sfpm, &PoolSpec { workers: 1, ini: INI, pool_lines: lines });
+    let stat = php.call(&Req::get(&root, "stat.php", "")).body_text();
+    // Field 19 of /proc/<pid>/stat, counting after the parenthesised command (field 2).
+    let nice = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(16)).unwrap_or("?");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let euid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().nth(1));
+    if euid == Some("0") {
+        assert_eq!(nice, "7", "{stat}");
+    } else {
+        assert_eq!(nice, "0", "{stat}");
+        assert!(php.log().contains("'process.priority' directive is ignored"), "{}", php.log());
+    }
+    let limits = php.call(&Req::get(&root, "limits.php", "")).body_text();
+    let row = |name: &str| {
+        let line = limits.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {limits}"));
+        line[name.len()..].split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(row("Max open files"), "1000 1000", "{limits}");
+    assert_eq!(row("Max core file size"), "12345 12345", "{limits}");
+    assert!(!php.log().contains("'rlimit_files' is accepted but not yet in effect"), "{}", php.log());
+}

@@ -101,7 +101,7 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         InEffect,
     ),
     row("listen.setfib", Typed, |c, v| put(&mut c.listen_setfib, parse_int(v)?), Some("-1"), OtherSystems),
-    row("process.priority", Typed, |c, v| put(&mut c.process_priority, Some(parse_int(v)?)), None, NotYet),
+    row("process.priority", Typed, |c, v| put(&mut c.process_priority, Some(parse_int(v)?)), None, InEffect),
     row("process.dumpable", Typed, |c, v| put(&mut c.process_dumpable, parse_bool(v)?), Some("no"), NotYet),
     row("pm", Typed, |c, v| put(&mut c.pm, parse_pm(v)?), Some("static"), InEffect),
     row(
@@ -177,8 +177,8 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         Some("no"),
         InEffect,
     ),
-    row("rlimit_files", Typed, |c, v| put(&mut c.rlimit_files, parse_rlimit_files(v)?), Some("0"), NotYet),
-    row("rlimit_core", Typed, |c, v| put(&mut c.rlimit_core, parse_rlimit_core(v)?), Some("0"), NotYet),
+    row("rlimit_files", Typed, |c, v| put(&mut c.rlimit_files, parse_rlimit_files(v)?), Some("0"), InEffect),
+    row("rlimit_core", Typed, |c, v| put(&mut c.rlimit_core, parse_rlimit_core(v)?), Some("0"), InEffect),
     row("chroot", Text, |c, v| put(&mut c.chroot, some_path(v)), None, NotYet),
     row("chdir", Text, |c, v| put(&mut c.chdir, some_path(v)), None, InEffect),
     row(

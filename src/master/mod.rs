@@ -127,7 +127,16 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
         gid.map(|gid| (user.map(|(n, (uid, _))| (n, uid)), gid))
     };
     let environment = config.worker_env(&|var| std::env::var(var).ok());
-    Ok(WorkerSetup { identity, chdir: config.chdir.clone(), environment, clear_env: config.clear_env })
+    if config.process_priority.is_some() && sys::geteuid() != 0 {
+        crate::log!(Notice, "[pool {name}] 'process.priority' directive is ignored when FPM is not running as root");
+    }
+    let limits = crate::worker::ProcessLimits {
+        owner: format!("[pool {name}] "),
+        priority: config.process_priority,
+        files: config.rlimit_files,
+        core: config.rlimit_core,
+    };
+    Ok(WorkerSetup { identity, chdir: config.chdir.clone(), environment, clear_env: config.clear_env, limits })
 }
 
 /// How the server stopped.
