@@ -515,6 +515,16 @@ pub fn set_rlimit(limit: Limit, value: Option<u64>) -> io::Result<()> {
     check(unsafe { libc::setrlimit(resource, &limits) }).map(drop)
 }
 
+/// Makes `dir` this process's root directory and enters it (`chroot`).
+pub fn chroot(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in the path"))?;
+    // SAFETY: `path` is a valid NUL-terminated string that lives across the call.
+    check(unsafe { libc::chroot(path.as_ptr()) })?;
+    std::env::set_current_dir("/")
+}
+
 /// Sets this process's nice value (`process.priority`).
 pub fn set_priority(nice: i32) -> io::Result<()> {
     // SAFETY: setpriority takes plain integers; 0 is this process.

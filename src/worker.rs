@@ -145,6 +145,8 @@ pub struct WorkerSetup {
     /// Switch to this group and, when `Some`, this user (name and uid): php-fpm's
     /// `user`/`group`, applied only when the master runs as root.
     pub identity: Option<(Option<(String, u32)>, u32)>,
+    /// `chroot`: the workers' root directory (`chdir` is then inside it).
+    pub chroot: Option<std::path::PathBuf>,
     /// `chdir`.
     pub chdir: Option<std::path::PathBuf>,
     /// The whole environment (`clear_env = yes` + `env[]`), or `None` to keep the
@@ -208,6 +210,9 @@ impl WorkerSetup {
     /// root only), then the identity, then the environment.
     pub fn apply(&self) -> Result<(), String> {
         self.limits.apply()?;
+        if let Some(dir) = &self.chroot {
+            sys::chroot(dir).map_err(|e| format!("chroot({}) failed: {e}", dir.display()))?;
+        }
         if let Some(dir) = &self.chdir {
             std::env::set_current_dir(dir).map_err(|e| format!("chdir({}) failed: {e}", dir.display()))?;
         }

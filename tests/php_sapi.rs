@@ -730,6 +730,13 @@ fn the_status_page_shows_a_busy_worker_and_counts_requests() {
     assert_eq!(page.status, 404, "{}", page.describe());
 }
 
+/// Whether the tests run with effective uid 0 (from /proc, without libc).
+fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let euid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().nth(1));
+    euid == Some("0")
+}
+
 #[test]
 fn process_priority_rlimit_files_and_rlimit_core_apply_to_the_workers() {
     let root = DocRoot::new("rlimits");
@@ -740,9 +747,7 @@ fn process_priority_rlimit_files_and_rlimit_core_apply_to_the_workers() {
     let stat = php.call(&Req::get(&root, "stat.php", "")).body_text();
     // Field 19 of /proc/<pid>/stat, counting after the parenthesised command (field 2).
     let nice = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(16)).unwrap_or("?");
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let euid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().nth(1));
-    if euid == Some("0") {
+    if running_as_root() {
         assert_eq!(nice, "7", "{stat}");
     } else {
         assert_eq!(nice, "0", "{stat}");
@@ -756,4 +761,24 @@ fn process_priority_rlimit_files_and_rlimit_core_apply_to_the_workers() {
     assert_eq!(row("Max open files"), "1000 1000", "{limits}");
     assert_eq!(row("Max core file size"), "12345 12345", "{limits}");
     assert!(!php.log().contains("'rlimit_files' is accepted but not yet in effect"), "{}", php.log());
+}
+
+/// `chroot` (needs root, as in php-fpm; CI runs as root): scripts are found and run inside
+/// the new root, with `/` as the working directory when `chdir` is not set.
+#[test]
+fn chroot_runs_the_workers_inside_the_document_root() {
+    if !running_as_root() {
+        eprintln!("chroot needs root: not checked");
+        return;
+    }
+    let root = DocRoot::new("chroot");
+    root.write("jail.php", "<?php echo __FILE__, ' ', getcwd(), ' ', var_export(file_exists('/jail.php'), true);");
+    let lines = format!("chroot = {}\n", root.root());
+    let php = Php::start(Kind::Sfpm, &PoolSpec { workers: 1, ini: INI, pool_lines: &lines });
+    let req = Req::get(&root, "jail.php", "").set("SCRIPT_FILENAME", "/jail.php").set("DOCUMENT_ROOT", "/");
+    let reply = php.call(&req);
+    assert_eq!(reply.body_text(), "/jail.php / true", "{}", reply.describe());
+    // The path outside the jail does not exist inside it.
+    let reply = php.call(&Req::get(&root, "jail.php", ""));
+    assert_eq!(reply.status, 404, "{}", reply.describe());
 }

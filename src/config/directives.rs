@@ -179,7 +179,7 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
     ),
     row("rlimit_files", Typed, |c, v| put(&mut c.rlimit_files, parse_rlimit_files(v)?), Some("0"), InEffect),
     row("rlimit_core", Typed, |c, v| put(&mut c.rlimit_core, parse_rlimit_core(v)?), Some("0"), InEffect),
-    row("chroot", Text, |c, v| put(&mut c.chroot, some_path(v)), None, NotYet),
+    row("chroot", Text, |c, v| put(&mut c.chroot, some_path(v)), None, InEffect),
     row("chdir", Text, |c, v| put(&mut c.chdir, some_path(v)), None, InEffect),
     row(
         "catch_workers_output",

@@ -136,7 +136,14 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
         files: config.rlimit_files,
         core: config.rlimit_core,
     };
-    Ok(WorkerSetup { identity, chdir: config.chdir.clone(), environment, clear_env: config.clear_env, limits })
+    Ok(WorkerSetup {
+        identity,
+        chroot: config.chroot.clone(),
+        chdir: config.chdir.clone(),
+        environment,
+        clear_env: config.clear_env,
+        limits,
+    })
 }
 
 /// How the server stopped.
