@@ -525,6 +525,13 @@ pub fn chroot(dir: &std::path::Path) -> io::Result<()> {
     std::env::set_current_dir("/")
 }
 
+/// Lets this process dump core and be traced by its user even after a user switch
+/// (`process.dumpable`, `PR_SET_DUMPABLE`).
+pub fn set_dumpable() -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 1) takes plain integers.
+    check(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}
+
 /// Sets this process's nice value (`process.priority`).
 pub fn set_priority(nice: i32) -> io::Result<()> {
     // SAFETY: setpriority takes plain integers; 0 is this process.

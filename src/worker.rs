@@ -156,6 +156,9 @@ pub struct WorkerSetup {
     pub clear_env: bool,
     /// `process.priority`, `rlimit_files`, `rlimit_core` of the pool.
     pub limits: ProcessLimits,
+    /// `process.dumpable`: stay dumpable (core dumps, ptrace by the pool's user) after
+    /// the user switch, which otherwise clears it.
+    pub dumpable: bool,
 }
 
 /// php-fpm's `process.priority`, `rlimit_files` and `rlimit_core`, of the master
@@ -219,6 +222,9 @@ impl WorkerSetup {
         if let Some((user, gid)) = &self.identity {
             sys::switch_user(user.as_ref().map(|(n, u)| (n.as_str(), *u)), *gid)
                 .map_err(|e| format!("failed to switch to user/group: {e}"))?;
+        }
+        if self.dumpable {
+            sys::set_dumpable().map_err(|e| format!("failed to prctl(PR_SET_DUMPABLE): {e}"))?;
         }
         if self.clear_env {
             sys::replace_environment(&self.environment);

@@ -159,10 +159,9 @@ fn sigusr1_reopens_the_logs_and_replaces_the_workers() {
     assert!(read(&log).contains("exiting, bye-bye!"));
 }
 
-/// Starts `sfpm -F -R -n -y <conf>` with its standard error in `log`, and waits until it
-/// is ready with two workers: the server and its workers' pids.
-fn start_two_workers(conf: &std::path::Path, log: &std::path::Path) -> (KillOnDrop, Vec<i32>) {
-    let child = KillOnDrop(
+/// Starts `sfpm -F -R -n -y <conf>` with its standard error in `log`.
+fn spawn_sfpm(conf: &std::path::Path, log: &std::path::Path) -> KillOnDrop {
+    KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_sfpm"))
             .args(["-F", "-R", "-n", "-y"])
             .arg(conf)
@@ -171,7 +170,13 @@ fn start_two_workers(conf: &std::path::Path, log: &std::path::Path) -> (KillOnDr
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+/// [`spawn_sfpm`], then waits until it
+/// is ready with two workers: the server and its workers' pids.
+fn start_two_workers(conf: &std::path::Path, log: &std::path::Path) -> (KillOnDrop, Vec<i32>) {
+    let child = spawn_sfpm(conf, log);
     let read = || std::fs::read_to_string(log).unwrap_or_default();
     wait_for("ready", DEADLINE, || read().contains("ready to handle connections").then_some(()));
     let master = child.0.id() as i32;
@@ -292,4 +297,59 @@ fn global_rlimit_files_applies_to_the_master_and_its_workers() {
     };
     assert_eq!(open_files(child.0.id() as i32), "900 900");
     assert_eq!(open_files(workers[0]), "900 900", "workers inherit the master's limit");
+}
+
+#[test]
+fn log_level_warning_keeps_notices_out_of_the_log() {
+    let dir = TempDir::new("log-level");
+    let log = dir.path("sfpm.log");
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(
+        &conf,
+        format!("[global]\nlog_level = warning\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 1\n"),
+    )
+    .unwrap();
+    let child = spawn_sfpm(&conf, &log);
+    let master = child.0.id() as i32;
+    let worker = wait_for("a worker", DEADLINE, || children_of(master).first().copied());
+    Command::new("kill").args(["-SEGV", &worker.to_string()]).status().unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the crash, logged as a warning", DEADLINE, || {
+        read().contains(&format!("WARNING: [pool www] child {worker} exited on signal 11 (SIGSEGV)")).then_some(())
+    });
+    assert!(!read().contains("NOTICE:"), "{}", read());
+}
+
+/// `process.dumpable`: a worker that switched to `nobody` stays dumpable (its /proc files
+/// belong to nobody, so its user can trace it and it dumps core); without it the kernel
+/// hands them to root. Needs root to switch users; CI runs as root.
+#[test]
+fn process_dumpable_keeps_workers_dumpable_after_the_user_switch() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+        eprintln!("switching users needs root: not checked");
+        return;
+    }
+    let nobody = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("nobody:x:").and_then(|r| r.split(':').next()?.parse::<u32>().ok()))
+        .expect("a nobody user");
+    for (dumpable, owner) in [("yes", nobody), ("no", 0)] {
+        let dir = TempDir::new("dumpable");
+        let port = free_port();
+        let conf = dir.path("php-fpm.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[www]\nuser = nobody\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n\
+                 process.dumpable = {dumpable}\n"
+            ),
+        )
+        .unwrap();
+        let (_child, workers) = start_two_workers(&conf, &dir.path("sfpm.log"));
+        let uid = std::fs::metadata(format!("/proc/{}/stat", workers[0])).unwrap().uid();
+        assert_eq!(uid, owner, "process.dumpable = {dumpable}");
+    }
 }

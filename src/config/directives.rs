@@ -102,7 +102,7 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
     ),
     row("listen.setfib", Typed, |c, v| put(&mut c.listen_setfib, parse_int(v)?), Some("-1"), OtherSystems),
     row("process.priority", Typed, |c, v| put(&mut c.process_priority, Some(parse_int(v)?)), None, InEffect),
-    row("process.dumpable", Typed, |c, v| put(&mut c.process_dumpable, parse_bool(v)?), Some("no"), NotYet),
+    row("process.dumpable", Typed, |c, v| put(&mut c.process_dumpable, parse_bool(v)?), Some("no"), InEffect),
     row("pm", Typed, |c, v| put(&mut c.pm, parse_pm(v)?), Some("static"), InEffect),
     row(
         "pm.max_children",

@@ -232,7 +232,7 @@ pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
         NotYet,
     ),
     row("log_buffering", Typed, |c, v| put(&mut c.log_buffering, parse_bool(v)?), Some("yes"), NotYet),
-    row("log_level", Typed, |c, v| put(&mut c.log_level, Some(parse_log_level(v)?)), None, NotYet),
+    row("log_level", Typed, |c, v| put(&mut c.log_level, Some(parse_log_level(v)?)), None, InEffect),
     row("log_limit", Typed, set_log_limit, Some("1024"), NotYet),
     row(
         "emergency_restart_threshold",

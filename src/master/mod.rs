@@ -143,6 +143,7 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
         environment,
         clear_env: config.clear_env,
         limits,
+        dumpable: config.process_dumpable,
     })
 }
 
