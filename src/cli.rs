@@ -270,6 +270,7 @@ fn serve(options: &Options, interpreter: &Interpreter, ini_dir: Option<&str>, ar
     if let Some(level) = config.global.log_level {
         log::set_level(level);
     }
+    log::set_limit(config.global.log_limit as usize);
     if crate::sys::geteuid() == 0 && !options.allow_root {
         if let Err(e) = config.require_users() {
             return failed(&e);

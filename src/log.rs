@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Severity, php-fpm's `log_level` values from the most to the least severe.
@@ -57,6 +57,15 @@ pub fn enabled(level: Level) -> bool {
 /// Longest line written, prefix included: php-fpm's default `log_limit`.
 pub const LINE_LIMIT: usize = 1024;
 
+/// The `log_limit` in effect.
+static LIMIT: AtomicUsize = AtomicUsize::new(LINE_LIMIT);
+
+/// Sets the longest line written, prefix and newline included (`log_limit`; the
+/// configuration guarantees at least 512).
+pub fn set_limit(bytes: usize) {
+    LIMIT.store(bytes.max(16), Ordering::Relaxed);
+}
+
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -83,15 +92,20 @@ pub fn clf_date(unix_seconds: i64) -> String {
 }
 
 /// Formats one line (without writing it): `[DD-Mon-YYYY HH:MM:SS] LEVEL: message\n`,
-/// cut to [`LINE_LIMIT`] with `...` as php-fpm does.
+/// cut to the `log_limit` ([`set_limit`]) with `...` as php-fpm does.
 pub fn format_line(level: Level, unix_seconds: i64, message: fmt::Arguments<'_>) -> Vec<u8> {
+    format_line_within(LIMIT.load(Ordering::Relaxed), level, unix_seconds, message)
+}
+
+/// [`format_line`] cut to `limit` bytes.
+fn format_line_within(limit: usize, level: Level, unix_seconds: i64, message: fmt::Arguments<'_>) -> Vec<u8> {
     let t = crate::sys::local_time(unix_seconds);
     let (year, day, hour, min, sec) = (t.year, t.day, t.hour, t.minute, t.second);
     let month = month_name(t.month);
     let mut line = Vec::with_capacity(128);
     let _ = write!(line, "[{day:02}-{month}-{year} {hour:02}:{min:02}:{sec:02}] {}: {message}", level.name());
-    if line.len() > LINE_LIMIT - 1 {
-        line.truncate(LINE_LIMIT - 4);
+    if line.len() > limit - 1 {
+        line.truncate(limit - 4);
         line.extend_from_slice(b"...");
     }
     line.push(b'\n');
@@ -152,6 +166,9 @@ mod tests {
         let long = "x".repeat(5000);
         let line = format_line(Level::Warning, 0, format_args!("{long}"));
         assert_eq!(line.len(), LINE_LIMIT);
+        assert!(line.ends_with(b"...\n"));
+        let line = format_line_within(600, Level::Warning, 0, format_args!("{long}"));
+        assert_eq!(line.len(), 600);
         assert!(line.ends_with(b"...\n"));
     }
 

@@ -233,7 +233,7 @@ pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
     ),
     row("log_buffering", Typed, |c, v| put(&mut c.log_buffering, parse_bool(v)?), Some("yes"), NotYet),
     row("log_level", Typed, |c, v| put(&mut c.log_level, Some(parse_log_level(v)?)), None, InEffect),
-    row("log_limit", Typed, set_log_limit, Some("1024"), NotYet),
+    row("log_limit", Typed, set_log_limit, Some("1024"), InEffect),
     row(
         "emergency_restart_threshold",
         Typed,
