@@ -353,3 +353,44 @@ fn process_dumpable_keeps_workers_dumpable_after_the_user_switch() {
         assert_eq!(uid, owner, "process.dumpable = {dumpable}");
     }
 }
+
+/// systemd's `Type=notify` protocol, as Debian's php-fpm unit expects it: READY=1 once the
+/// workers run, a STATUS= line every `systemd_interval`, STOPPING=1 on the way out.
+#[test]
+fn systemd_is_told_ready_status_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TempDir::new("systemd");
+    let socket_path = dir.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let receive = || {
+        let mut buf = [0u8; 1024];
+        let n = socket.recv(&mut buf).expect("a notification within the deadline");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(
+        &conf,
+        format!("[global]\nsystemd_interval = 1s\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"),
+    )
+    .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sfpm"))
+            .args(["-F", "-R", "-n", "-y"])
+            .arg(&conf)
+            .env("PHP_INI_SCAN_DIR", "")
+            .env("NOTIFY_SOCKET", &socket_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(receive(), "READY=1\nSTATUS=Ready to handle connections");
+    let status = receive();
+    assert!(status.starts_with("STATUS=Processes active: 0, idle: 2, Requests: 0, slow: 0, Traffic: "), "{status}");
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    let last = (0..5).map(|_| receive()).find(|m| !m.starts_with("STATUS=")).unwrap();
+    assert_eq!(last, "STOPPING=1");
+    wait_for("exit", DEADLINE, || child.0.try_wait().ok().flatten());
+}

@@ -236,6 +236,13 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         ApiOnly,
     ),
     row(
+        "systemd_interval",
+        Typed,
+        |c, v| put(&mut c.systemd_interval, parse_duration(v)?),
+        Some("10s"),
+        ApiOnly,
+    ),
+    row(
         "request_read_timeout",
         Typed,
         |c, v| put(&mut c.request_read_timeout, parse_nonzero_duration(v)?),

@@ -272,7 +272,7 @@ pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
         Typed,
         |c, v| put(&mut c.systemd_interval, parse_duration(v)?),
         Some("10s"),
-        NotYet,
+        InEffect,
     ),
 ];
 

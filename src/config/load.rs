@@ -353,6 +353,7 @@ impl State<'_, '_> {
             pool.process_control_timeout = self.global.process_control_timeout;
             pool.emergency_restart_threshold = self.global.emergency_restart_threshold;
             pool.emergency_restart_interval = self.global.emergency_restart_interval;
+            pool.systemd_interval = self.global.systemd_interval;
             let notes = pool.post_process(&cx).map_err(|r| ConfigError {
                 level: r.level,
                 pool: Some(pool.name.clone()),

@@ -174,6 +174,9 @@ pub struct PoolConfig {
     pub emergency_restart_threshold: u32,
     #[allow(missing_docs)]
     pub emergency_restart_interval: Duration,
+    /// `systemd_interval`: how often the master reports its status to systemd (0 = never);
+    /// a `[global]` directive in files, copied into every pool.
+    pub systemd_interval: Duration,
     /// `request_read_timeout` (sfpm): longest silence while a request is being read, and
     /// longest time to receive a request's head; a stalled client is dropped after it.
     pub request_read_timeout: Duration,
@@ -242,6 +245,7 @@ impl Default for PoolConfig {
             process_control_timeout: Duration::ZERO,
             emergency_restart_threshold: 0,
             emergency_restart_interval: Duration::ZERO,
+            systemd_interval: Duration::from_secs(10),
             request_read_timeout: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             fastcgi_limits: fastcgi::Limits::default(),

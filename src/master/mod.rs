@@ -8,6 +8,7 @@
 pub mod children;
 pub mod pm;
 pub mod scoreboard;
+pub mod systemd;
 
 use crate::config::PoolConfig;
 use crate::fastcgi::ManagementValues;
@@ -231,6 +232,9 @@ fn serve_pool<H: Handler>(
         reload,
         reloading: false,
         faults: std::collections::VecDeque::new(),
+        systemd: systemd::Notifier::from_env(),
+        systemd_next: Instant::now() + pool.config.systemd_interval,
+        systemd_last: (0, Instant::now()),
     };
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
     let initial = match master.manager {
@@ -241,12 +245,18 @@ fn serve_pool<H: Handler>(
     master.spawn(handler, initial);
     crate::log!(Notice, "ready to handle connections");
     sys::notify_ready();
+    if let Some(notifier) = &master.systemd {
+        notifier.send("READY=1\nSTATUS=Ready to handle connections");
+    }
     while !master.is_done() {
         let watch = master.watch_listener();
         let pending = wake.wait(master.next_wakeup(), watch).map_err(io_error("poll()"))?;
         master.tick(handler, pending);
     }
     handler.master_exit();
+    if let Some(notifier) = &master.systemd {
+        notifier.send(if master.reloading { "RELOADING=1" } else { "STOPPING=1" });
+    }
     if master.reloading {
         crate::log!(Notice, "reloading: the workers are gone, re-executing");
     } else {
@@ -268,6 +278,11 @@ struct Master<'p> {
     /// When the last workers killed by SIGSEGV or SIGBUS died, newest last, at most
     /// `emergency_restart_threshold` of them.
     faults: std::collections::VecDeque<Instant>,
+    /// systemd's notification socket, when started by a `Type=notify` unit.
+    systemd: Option<systemd::Notifier>,
+    /// When the next `STATUS=` is due, and the accepted count and time of the last one.
+    systemd_next: Instant,
+    systemd_last: (u64, Instant),
 }
 
 /// The pool's process manager and what it carries between ticks.
@@ -325,6 +340,10 @@ impl Master<'_> {
             (State::Finishing { term_at, kill_at }, _) => term_at.or(kill_at),
             (State::Terminating { kill_at }, _) => kill_at,
         };
+        let due = match (&self.systemd, self.pool.config.systemd_interval.is_zero()) {
+            (Some(_), false) => Some(due.map_or(self.systemd_next, |d| d.min(self.systemd_next))),
+            _ => due,
+        };
         let timeout = self.pool.config.request_terminate_timeout;
         let longest = if timeout.is_zero() { HEARTBEAT } else { pm::timeout_tick(timeout) };
         due.map_or(longest, |t| t.saturating_duration_since(now).min(longest))
@@ -375,7 +394,9 @@ impl Master<'_> {
     }
 
     /// Records the most workers seen busy at once, for status pages.
-    fn count_active(&self) {
+    /// Updates the pool's peaks; returns (active, running) workers.
+    fn count_active(&self) -> (usize, usize) {
+        let running = self.children.running().count();
         let active = self
             .children
             .running()
@@ -391,6 +412,23 @@ impl Master<'_> {
         if let Some((waiting, _)) = sys::listen_queue(self.pool.listener.as_raw_fd()) {
             counters.max_listen_queue.fetch_max(u64::from(waiting), std::sync::atomic::Ordering::Relaxed);
         }
+        (active, running)
+    }
+
+    /// Every `systemd_interval`, php-fpm's `STATUS=` line to systemd.
+    fn report_to_systemd(&mut self, active: usize, running: usize) {
+        let Some(notifier) = &self.systemd else { return };
+        let interval = self.pool.config.systemd_interval;
+        let now = Instant::now();
+        if interval.is_zero() || now < self.systemd_next {
+            return;
+        }
+        let accepted = self.scoreboard.counters().accepted.load(std::sync::atomic::Ordering::Relaxed);
+        let (before, then) = self.systemd_last;
+        let per_second = systemd::rate(before, accepted, now.duration_since(then));
+        notifier.send(&systemd::status_line(active, running.saturating_sub(active), accepted, per_second));
+        self.systemd_last = (accepted, now);
+        self.systemd_next = now + interval;
     }
 
     /// Counts an episode of the process manager hitting `pm.max_children`.
@@ -445,7 +483,8 @@ impl Master<'_> {
             }
         }
         self.reap();
-        self.count_active();
+        let (active, running) = self.count_active();
+        self.report_to_systemd(active, running);
         self.terminate_timed_out();
         let now = Instant::now();
         match self.state {
