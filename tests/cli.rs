@@ -394,3 +394,32 @@ fn systemd_is_told_ready_status_and_stopping() {
     assert_eq!(last, "STOPPING=1");
     wait_for("exit", DEADLINE, || child.0.try_wait().ok().flatten());
 }
+
+#[test]
+fn process_max_caps_the_workers_and_warns_once() {
+    let dir = TempDir::new("process-max");
+    let log = dir.path("sfpm.log");
+    let port = free_port();
+    let conf = dir.path("php-fpm.conf");
+    std::fs::write(
+        &conf,
+        format!("[global]\nprocess.max = 1\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"),
+    )
+    .unwrap();
+    let child = spawn_sfpm(&conf, &log);
+    let master = child.0.id() as i32;
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("ready", DEADLINE, || read().contains("ready to handle connections").then_some(()));
+    let warning = "WARNING: The maximum number of processes has been reached. \
+                   Please review your configuration and consider raising 'process.max'";
+    assert_eq!(read().matches(warning).count(), 1, "{}", read());
+    assert_eq!(children_of(master).len(), 1);
+    // A crashed worker is still replaced, within the cap, without a second warning.
+    let worker = children_of(master)[0];
+    Command::new("kill").args(["-KILL", &worker.to_string()]).status().unwrap();
+    wait_for("the worker replaced", DEADLINE, || {
+        let pids = children_of(master);
+        (pids.len() == 1 && pids[0] != worker).then_some(())
+    });
+    assert_eq!(read().matches(warning).count(), 1, "{}", read());
+}

@@ -236,6 +236,13 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
         ApiOnly,
     ),
     row(
+        "process.max",
+        Typed,
+        |c, v| put(&mut c.process_max, u32::try_from(parse_int(v)?).map_err(|_| "process.max can't be negative")?),
+        Some("0"),
+        ApiOnly,
+    ),
+    row(
         "systemd_interval",
         Typed,
         |c, v| put(&mut c.systemd_interval, parse_duration(v)?),

@@ -255,7 +255,7 @@ pub const GLOBAL_DIRECTIVES: &[Directive<Global>] = &[
         Some("0"),
         InEffect,
     ),
-    row("process.max", Typed, set_process_max, Some("0"), NotYet),
+    row("process.max", Typed, set_process_max, Some("0"), InEffect),
     row("process.priority", Typed, |c, v| put(&mut c.process_priority, Some(parse_int(v)?)), None, InEffect),
     row("daemonize", Typed, |c, v| put(&mut c.daemonize, parse_bool(v)?), Some("yes"), InEffect),
     row("rlimit_files", Typed, |c, v| put(&mut c.rlimit_files, parse_rlimit_files(v)?), Some("0"), InEffect),

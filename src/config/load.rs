@@ -354,6 +354,7 @@ impl State<'_, '_> {
             pool.emergency_restart_threshold = self.global.emergency_restart_threshold;
             pool.emergency_restart_interval = self.global.emergency_restart_interval;
             pool.systemd_interval = self.global.systemd_interval;
+            pool.process_max = self.global.process_max;
             let notes = pool.post_process(&cx).map_err(|r| ConfigError {
                 level: r.level,
                 pool: Some(pool.name.clone()),

@@ -177,6 +177,9 @@ pub struct PoolConfig {
     /// `systemd_interval`: how often the master reports its status to systemd (0 = never);
     /// a `[global]` directive in files, copied into every pool.
     pub systemd_interval: Duration,
+    /// `process.max`: most worker processes the server forks (0 = no limit); a
+    /// `[global]` directive in files, copied into every pool.
+    pub process_max: u32,
     /// `request_read_timeout` (sfpm): longest silence while a request is being read, and
     /// longest time to receive a request's head; a stalled client is dropped after it.
     pub request_read_timeout: Duration,
@@ -246,6 +249,7 @@ impl Default for PoolConfig {
             emergency_restart_threshold: 0,
             emergency_restart_interval: Duration::ZERO,
             systemd_interval: Duration::from_secs(10),
+            process_max: 0,
             request_read_timeout: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             fastcgi_limits: fastcgi::Limits::default(),

@@ -235,6 +235,7 @@ fn serve_pool<H: Handler>(
         systemd: systemd::Notifier::from_env(),
         systemd_next: Instant::now() + pool.config.systemd_interval,
         systemd_last: (0, Instant::now()),
+        process_max_warned: false,
     };
     crate::log!(Notice, "fpm is running, pid {}", sys::getpid());
     let initial = match master.manager {
@@ -283,6 +284,8 @@ struct Master<'p> {
     /// When the next `STATUS=` is due, and the accepted count and time of the last one.
     systemd_next: Instant,
     systemd_last: (u64, Instant),
+    /// `process.max` stopped a fork once already (php-fpm warns once).
+    process_max_warned: bool,
 }
 
 /// The pool's process manager and what it carries between ticks.
@@ -333,6 +336,8 @@ impl Master<'_> {
     fn next_wakeup(&self) -> Duration {
         let now = Instant::now();
         let due = match (self.state, self.manager) {
+            // At `process.max`, an empty slot is not a spawn due (no busy loop on it).
+            (State::Running, Manager::Static) if self.at_process_max() => None,
             (State::Running, Manager::Static) => pm::next_spawn(&self.children.states()),
             (State::Running, Manager::Dynamic { next_tick, .. } | Manager::OnDemand { next_tick, .. }) => {
                 Some(next_tick)
@@ -394,6 +399,12 @@ impl Master<'_> {
     }
 
     /// Records the most workers seen busy at once, for status pages.
+    /// Whether `process.max` forbids another fork now.
+    fn at_process_max(&self) -> bool {
+        let max = self.pool.config.process_max as usize;
+        max > 0 && self.children.running().count() >= max
+    }
+
     /// Updates the pool's peaks; returns (active, running) workers.
     fn count_active(&self) -> (usize, usize) {
         let running = self.children.running().count();
@@ -775,7 +786,13 @@ impl Master<'_> {
 
     /// Forks up to `n` workers into vacant slots whose crash backoff has passed.
     fn spawn<H: Handler>(&mut self, handler: &mut H, n: usize) {
-        for slot in pm::static_spawns(&self.children.states(), Instant::now()).into_iter().take(n) {
+        let slots = pm::static_spawns(&self.children.states(), Instant::now());
+        let wanted = slots.len().min(n);
+        let allowed = match self.pool.config.process_max as usize {
+            0 => wanted,
+            max => wanted.min(max.saturating_sub(self.children.running().count())),
+        };
+        for slot in slots.into_iter().take(allowed) {
             match sys::fork() {
                 Ok(Forked::Parent(pid)) => {
                     self.children.started(slot, pid, Instant::now());
@@ -789,6 +806,14 @@ impl Master<'_> {
                     return;
                 }
             }
+        }
+        // After the forks, once, as php-fpm.
+        if allowed < wanted && !self.process_max_warned {
+            self.process_max_warned = true;
+            crate::log!(
+                Warning,
+                "The maximum number of processes has been reached. Please review your configuration and consider raising 'process.max'"
+            );
         }
     }
 }
