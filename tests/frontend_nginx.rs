@@ -9,14 +9,12 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use support::http::{self, Response};
 use support::nginx::Nginx;
-use support::{Addr, Server, TempDir};
+use support::frontend::{Listen, start_sfpm, vars};
+use support::{Server, TempDir};
 
 /// frontends.md §1, the usual PHP location: split PATH_INFO, 404 from nginx for a
 /// script that does not exist, `fastcgi.conf` for SCRIPT_FILENAME.
@@ -77,17 +75,13 @@ impl Stack {
     /// Starts sfpm, then nginx with `http` (upstreams) and `locations`, in both of which
     /// `{socket}` is sfpm's socket.
     fn start(http: &str, locations: &str) -> Stack {
-        let web = TempDir::new("nginx-web");
-        let docroot = web.path("public");
-        fs::create_dir(&docroot).unwrap();
         // nginx workers run as nobody when the tests run as root: they must read the
         // scripts and reach the socket whatever the umask.
-        for dir in [&web.0, &docroot] {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        install_scripts(&docroot);
+        let web = support::frontend::web_dir("nginx-web");
+        let docroot = web.path("public");
 
-        let (sfpm, socket) = start_sfpm();
+        let (sfpm, socket) = start_sfpm(Listen::Unix);
+        let socket = PathBuf::from(socket);
         let with_socket = |s: &str| s.replace("{socket}", &socket.display().to_string());
         let server = format!("root {};\nindex index.php;\n{}", docroot.display(), with_socket(locations));
         let nginx = Nginx::start(&web.0, &with_socket(http), &server);
@@ -121,61 +115,6 @@ impl Stack {
             })
             .count()
     }
-}
-
-/// Copies every `tests/scripts/*.php` into `docroot`.
-fn install_scripts(docroot: &Path) {
-    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
-    for entry in fs::read_dir(&scripts).expect("tests/scripts") {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "php") {
-            let to = docroot.join(path.file_name().unwrap());
-            fs::copy(&path, &to).unwrap();
-            fs::set_permissions(&to, fs::Permissions::from_mode(0o644)).unwrap();
-        }
-    }
-}
-
-/// `sfpm -F -R -n -d zend_extension=opcache.so -d opcache.enable=1 -y php-fpm.conf`,
-/// two workers on a Unix socket any local user may connect to; errors logged, not
-/// displayed, as in production (without a php.ini both are the other way round).
-fn start_sfpm() -> (Server, PathBuf) {
-    let dir = TempDir::new("nginx-sfpm");
-    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
-    let socket = dir.path("sfpm.sock");
-    let conf = dir.path("php-fpm.conf");
-    fs::write(
-        &conf,
-        format!(
-            "[global]\n\
-             \n\
-             [www]\n\
-             listen = {}\n\
-             listen.mode = 0666\n\
-             listen.protocol = auto\n\
-             pm = static\n\
-             pm.max_children = 2\n\
-             php_admin_flag[display_errors] = off\n\
-             php_admin_flag[log_errors] = on\n",
-            socket.display()
-        ),
-    )
-    .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sfpm"));
-    command
-        .args(["-F", "-R", "-n", "-d", "zend_extension=opcache.so", "-d", "opcache.enable=1", "-y"])
-        .arg(&conf)
-        .env("PHP_INI_SCAN_DIR", "");
-    (Server::start(command, Addr::Unix(socket.clone()), dir), socket)
-}
-
-/// `NAME=value` lines (tests/scripts/info.php, form.php) as a map.
-fn vars(response: &Response) -> HashMap<String, String> {
-    response
-        .text()
-        .lines()
-        .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect()
 }
 
 #[test]

@@ -52,13 +52,14 @@ pub struct Directive<C: 'static> {
 
 type Pool = PoolConfig;
 
-const fn row(
+/// One row of a directive table (pool or `[global]`).
+pub(super) const fn row<C: 'static>(
     name: &'static str,
     kind: Kind,
-    set: fn(&mut Pool, &str) -> Result<(), String>,
+    set: fn(&mut C, &str) -> Result<(), String>,
     default: Option<&'static str>,
     status: Status,
-) -> Directive<Pool> {
+) -> Directive<C> {
     Directive { name, kind, set, default, status }
 }
 

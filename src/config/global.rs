@@ -2,7 +2,7 @@
 //! `ini_fpm_global_options` in php-src `sapi/fpm/fpm/fpm_conf.c`), and the checks php-fpm
 //! runs on them after reading its files (`fpm_conf_post_process`).
 
-use super::directives::{Directive, Kind, Status};
+use super::directives::{Directive, Kind, Status, row};
 use super::values::{
     CoreLimit, parse_bool, parse_count, parse_duration, parse_int, parse_rlimit_core, parse_rlimit_files, put,
 };
@@ -199,16 +199,6 @@ const DEFAULT_ERROR_LOG: &str = "log/php-fpm.log";
 const MIN_LOG_LIMIT: u32 = 512;
 
 type Global = GlobalConfig;
-
-const fn row(
-    name: &'static str,
-    kind: Kind,
-    set: fn(&mut Global, &str) -> Result<(), String>,
-    default: Option<&'static str>,
-    status: Status,
-) -> Directive<Global> {
-    Directive { name, kind, set, default, status }
-}
 
 use Kind::{Text, Typed};
 use Status::{InEffect, NotYet};

@@ -1,6 +1,6 @@
 //! What the Apache, lighttpd and Caddy tests share: a web server process started from a
 //! generated configuration in the test's directory and stopped on drop, and the sfpm pool
-//! and document root behind it (as `tests/frontend_nginx.rs` sets them up for nginx).
+//! and document root behind it (nginx too: `tests/frontend_nginx.rs`).
 
 use super::http::Response;
 use super::{Addr, DEADLINE, Server, TempDir, alive, stop_server, wait_for};
