@@ -55,7 +55,10 @@ enum Token {
     Remote,
     Status,
     /// `%t` (accepted) or `%T` (now), with a strftime format.
-    Time { now: bool, format: String },
+    Time {
+        now: bool,
+        format: String,
+    },
     User,
 }
 
@@ -156,16 +159,20 @@ impl Format {
             if allowed.contains(&m.as_str()) {
                 Ok(m)
             } else {
-                Err(format!("only {list} are allowed as a modifier for %{token} ('{}')", modifier.unwrap_or_default()))
+                Err(format!(
+                    "only {list} are allowed as a modifier for %{token} ('{}')",
+                    modifier.unwrap_or_default()
+                ))
             }
         };
         let named = |what: &str| {
-            modifier.map(str::to_string).ok_or_else(|| {
-                format!("the name of the {what} must be set between embraces for %{token}")
-            })
+            modifier
+                .map(str::to_string)
+                .ok_or_else(|| format!("the name of the {what} must be set between embraces for %{token}"))
         };
         Ok(match token {
-            'C' => match pick("total", &["total", "user", "system"], "'total', 'user' or 'system'")?.as_str() {
+            'C' => match pick("total", &["total", "user", "system"], "'total', 'user' or 'system'")?.as_str()
+            {
                 "user" => Token::Cpu(Cpu::User),
                 "system" => Token::Cpu(Cpu::System),
                 _ => Token::Cpu(Cpu::Total),
@@ -227,12 +234,17 @@ impl Format {
                         Cpu::System => entry.cpu_system_us,
                         Cpu::Total => entry.cpu_user_us + entry.cpu_system_us,
                     };
-                    let percent =
-                        if entry.duration_us == 0 { 0.0 } else { used as f64 * 100.0 / entry.duration_us as f64 };
+                    let percent = if entry.duration_us == 0 {
+                        0.0
+                    } else {
+                        used as f64 * 100.0 / entry.duration_us as f64
+                    };
                     write!(line, "{percent:.2}")
                 }
                 Token::Duration(Duration::Seconds) => write!(line, "{:.3}", entry.duration_us as f64 / 1e6),
-                Token::Duration(Duration::Milliseconds) => write!(line, "{:.3}", entry.duration_us as f64 / 1e3),
+                Token::Duration(Duration::Milliseconds) => {
+                    write!(line, "{:.3}", entry.duration_us as f64 / 1e3)
+                }
                 Token::Duration(Duration::Microseconds) => write!(line, "{}", entry.duration_us),
                 Token::Param(name) => write!(line, "{}", (entry.param)(name).map_or("-".to_string(), text)),
                 Token::Script => write!(line, "{}", or_dash(entry.script)),
@@ -313,7 +325,10 @@ fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn entry<'a>(param: &'a dyn Fn(&str) -> Option<&'a [u8]>, header: &'a dyn Fn(&str) -> Option<&'a [u8]>) -> Entry<'a> {
+    fn entry<'a>(
+        param: &'a dyn Fn(&str) -> Option<&'a [u8]>,
+        header: &'a dyn Fn(&str) -> Option<&'a [u8]>,
+    ) -> Entry<'a> {
         Entry {
             pool: "www",
             pid: 42,
@@ -351,7 +366,10 @@ mod tests {
 
     #[test]
     fn the_default_format_as_php_fpm_writes_it() {
-        assert_eq!(render(DEFAULT_FORMAT), "127.0.0.1 -  <%d/%b/%Y:%H:%M:%S %z@100> \"GET /hello.php\" 200\n");
+        assert_eq!(
+            render(DEFAULT_FORMAT),
+            "127.0.0.1 -  <%d/%b/%Y:%H:%M:%S %z@100> \"GET /hello.php\" 200\n"
+        );
     }
 
     #[test]

@@ -149,7 +149,9 @@ fn process_fields(p: &ProcessStatus, now_us: u64) -> Vec<Field> {
     let uri = match (p.uri.is_empty(), p.query.is_empty()) {
         (true, _) => "-".to_string(),
         (false, true) => or_dash(&p.uri),
-        (false, false) => format!("{}?{}", String::from_utf8_lossy(&p.uri), String::from_utf8_lossy(&p.query)),
+        (false, false) => {
+            format!("{}?{}", String::from_utf8_lossy(&p.uri), String::from_utf8_lossy(&p.query))
+        }
     };
     vec![
         ("pid", Value::Num(p.pid.max(0) as u64)),
@@ -217,7 +219,13 @@ fn json_string(s: &str) -> String {
 
 /// Renders `status` at `now_us`; `local_date` writes seconds since the epoch as php-fpm's
 /// `%d/%b/%Y:%H:%M:%S %z` in local time (the caller owns the clock and time zone).
-pub fn render(status: &PoolStatus, now_us: u64, format: Format, full: bool, local_date: &dyn Fn(i64) -> String) -> Page {
+pub fn render(
+    status: &PoolStatus,
+    now_us: u64,
+    format: Format,
+    full: bool,
+    local_date: &dyn Fn(i64) -> String,
+) -> Page {
     let counts = Counts::of(status, now_us);
     let pool = pool_fields(status, &counts);
     let procs: Vec<Vec<Field>> =
@@ -329,7 +337,8 @@ pub fn render(status: &PoolStatus, now_us: u64, format: Format, full: bool, loca
 }
 
 fn render_openmetrics(body: &mut String, status: &PoolStatus, counts: &Counts) {
-    let up_help = format!("Could pool {} using a {} PM on PHP-FPM be reached?", status.pool, status.process_manager);
+    let up_help =
+        format!("Could pool {} using a {} PM on PHP-FPM be reached?", status.pool, status.process_manager);
     let metrics: [(&str, &str, &str, u64); 12] = [
         ("up", "gauge", &up_help, 1),
         ("start_since", "counter", "The number of seconds since FPM has started.", counts.start_since),
@@ -368,7 +377,12 @@ fn render_openmetrics(body: &mut String, status: &PoolStatus, counts: &Counts) {
              (works only for pm 'dynamic' and 'ondemand').",
             status.max_children_reached,
         ),
-        ("slow_requests", "counter", "The number of requests that exceeded your 'request_slowlog_timeout' value.", 0),
+        (
+            "slow_requests",
+            "counter",
+            "The number of requests that exceeded your 'request_slowlog_timeout' value.",
+            0,
+        ),
     ];
     for (name, kind, help, value) in metrics {
         // php-fpm 8.2 writes this one metric's TYPE line before its HELP line; scrapers

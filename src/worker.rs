@@ -11,6 +11,7 @@
 //! `END_REQUEST` together) and `close`. On a kept connection: one `poll`, one `read`, one
 //! `write`.
 
+use crate::access_log;
 use crate::config::{ListenProtocol, PoolConfig};
 use crate::fastcgi::{self, ManagementValues, RecordType, Role};
 use crate::listen::{AllowedClients, Listener, Peer, Stream};
@@ -18,7 +19,6 @@ use crate::master::scoreboard::{ProcessStatus, RequestFields, Scoreboard, Slot, 
 use crate::request::{Params, Protocol, Request};
 use crate::scgi;
 use crate::sniff::{self, sniff};
-use crate::access_log;
 use crate::sys;
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
@@ -127,9 +127,15 @@ impl AccessLog {
         let format = config.access_format.as_deref().unwrap_or(access_log::DEFAULT_FORMAT);
         let format = access_log::Format::parse(format)
             .map_err(|e| format!("[pool {}] wrong format for access.format '{format}' ({e})", config.name))?;
-        let file = sys::open_append(path)
-            .map_err(|e| format!("[pool {}] failed to open access log ({}): {e}", config.name, path.display()))?;
-        Ok(Some(AccessLog { path: path.clone(), file, format, suppress: config.access_suppress_paths.clone() }))
+        let file = sys::open_append(path).map_err(|e| {
+            format!("[pool {}] failed to open access log ({}): {e}", config.name, path.display())
+        })?;
+        Ok(Some(AccessLog {
+            path: path.clone(),
+            file,
+            format,
+            suppress: config.access_suppress_paths.clone(),
+        }))
     }
 
     /// Opens the file again at its path (`SIGUSR1`, after logrotate moved it).
@@ -477,7 +483,8 @@ impl<'p> Worker<'p> {
             headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes())
         };
         let param = |name: &str| p.get(name.as_bytes());
-        let auth_user = p.get(b"HTTP_AUTHORIZATION").and_then(access_log::basic_auth_user).unwrap_or_default();
+        let auth_user =
+            p.get(b"HTTP_AUTHORIZATION").and_then(access_log::basic_auth_user).unwrap_or_default();
         let now_us = crate::master::scoreboard::now_us();
         let (user, system) = sys::process_cpu_split_us();
         let (user0, system0) = self.cpu_split_at_start_us;
@@ -495,7 +502,10 @@ impl<'p> Worker<'p> {
             query: get(b"QUERY_STRING"),
             script: &script,
             user: &auth_user,
-            content_length: std::str::from_utf8(get(b"CONTENT_LENGTH")).ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+            content_length: std::str::from_utf8(get(b"CONTENT_LENGTH"))
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             status: response.as_ref().map_or(200, |r| r.status),
             accepted_s: (self.accepted_us / 1_000_000) as i64,
             now_s: (now_us / 1_000_000) as i64,

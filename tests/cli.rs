@@ -267,7 +267,9 @@ fn workers_crashing_past_the_emergency_threshold_reload_the_server() {
     let survivor = second.iter().copied().find(|p| *p == first[1]).expect("the other worker still runs");
     Command::new("kill").args(["-SEGV", &survivor.to_string()]).status().unwrap();
     wait_for("the reload", DEADLINE, || {
-        read().contains("failed processes threshold (2 in 60 sec) is reached, initiating reload").then_some(())
+        read()
+            .contains("failed processes threshold (2 in 60 sec) is reached, initiating reload")
+            .then_some(())
     });
     wait_for("the new image adopts the socket", DEADLINE, || {
         read().contains("using inherited socket fd=").then_some(())
@@ -316,7 +318,9 @@ fn log_level_warning_keeps_notices_out_of_the_log() {
     Command::new("kill").args(["-SEGV", &worker.to_string()]).status().unwrap();
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_for("the crash, logged as a warning", DEADLINE, || {
-        read().contains(&format!("WARNING: [pool www] child {worker} exited on signal 11 (SIGSEGV)")).then_some(())
+        read()
+            .contains(&format!("WARNING: [pool www] child {worker} exited on signal 11 (SIGSEGV)"))
+            .then_some(())
     });
     assert!(!read().contains("NOTICE:"), "{}", read());
 }
@@ -388,7 +392,10 @@ fn systemd_is_told_ready_status_and_stopping() {
     );
     assert_eq!(receive(), "READY=1\nSTATUS=Ready to handle connections");
     let status = receive();
-    assert!(status.starts_with("STATUS=Processes active: 0, idle: 2, Requests: 0, slow: 0, Traffic: "), "{status}");
+    assert!(
+        status.starts_with("STATUS=Processes active: 0, idle: 2, Requests: 0, slow: 0, Traffic: "),
+        "{status}"
+    );
     Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     let last = (0..5).map(|_| receive()).find(|m| !m.starts_with("STATUS=")).unwrap();
     assert_eq!(last, "STOPPING=1");
@@ -403,7 +410,9 @@ fn process_max_caps_the_workers_and_warns_once() {
     let conf = dir.path("php-fpm.conf");
     std::fs::write(
         &conf,
-        format!("[global]\nprocess.max = 1\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"),
+        format!(
+            "[global]\nprocess.max = 1\n[www]\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n"
+        ),
     )
     .unwrap();
     let child = spawn_sfpm(&conf, &log);

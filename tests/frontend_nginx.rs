@@ -11,9 +11,9 @@ mod support;
 
 use std::fs;
 use std::path::PathBuf;
+use support::frontend::{Listen, start_sfpm, vars};
 use support::http::{self, Response};
 use support::nginx::Nginx;
-use support::frontend::{Listen, start_sfpm, vars};
 use support::{Server, TempDir};
 
 /// frontends.md §1, the usual PHP location: split PATH_INFO, 404 from nginx for a

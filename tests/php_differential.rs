@@ -304,7 +304,8 @@ fn cases(root: &DocRoot) -> Vec<Case> {
         // script path must be sent; the match is on the script's URI, exactly.
         case("ping page", Req::get(root, "ping", "")),
         case("ping page, HEAD", Req::get(root, "ping", "").set("REQUEST_METHOD", "HEAD")),
-        case("ping page without a script path", Req::get(root, "ping", "").unset("SCRIPT_FILENAME")).status(404),
+        case("ping page without a script path", Req::get(root, "ping", "").unset("SCRIPT_FILENAME"))
+            .status(404),
         case("ping path with a suffix", Req::get(root, "ping/x", "")).status(404),
         case("AUTHORIZER role", get("").role(Role::Authorizer, b"")),
         case("FILTER role", get("").body("POST", form, "a=1").role(Role::Filter, b"filter data")),
@@ -513,7 +514,18 @@ fn the_status_page_is_laid_out_as_php_fpm_s() {
         let headers: Vec<String> = r.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
         format!("{}\n{}\n\n{}", r.status, headers.join("\n"), mask_numbers(&r.body_text()))
     };
-    let queries = ["", "full", "json", "json&full", "xml", "xml&full", "html", "html&full", "openmetrics", "json=0&full"];
+    let queries = [
+        "",
+        "full",
+        "json",
+        "json&full",
+        "xml",
+        "xml&full",
+        "html",
+        "html&full",
+        "openmetrics",
+        "json=0&full",
+    ];
     let mut report = String::new();
     for query in queries {
         let req = Req::get(&root, "status", query);

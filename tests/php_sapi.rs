@@ -713,7 +713,8 @@ fn the_status_page_shows_a_busy_worker_and_counts_requests() {
     assert!(held.contains("request URI:          /stream.php?go="), "{held}");
     assert!(held.contains(&format!("script:               {}\n", root.file("stream.php"))), "{held}");
     // The status request itself: its script does not exist, shown as php-fpm does.
-    let own = text.split("************************").find(|b| b.contains("request URI:          /status?full\n"));
+    let own =
+        text.split("************************").find(|b| b.contains("request URI:          /status?full\n"));
     assert!(own.is_some_and(|b| b.contains("script:               -\n")), "{text}");
 
     let pid = hold.pid;
@@ -772,7 +773,10 @@ fn chroot_runs_the_workers_inside_the_document_root() {
         return;
     }
     let root = DocRoot::new("chroot");
-    root.write("jail.php", "<?php echo __FILE__, ' ', getcwd(), ' ', var_export(file_exists('/jail.php'), true);");
+    root.write(
+        "jail.php",
+        "<?php echo __FILE__, ' ', getcwd(), ' ', var_export(file_exists('/jail.php'), true);",
+    );
     let lines = format!("chroot = {}\n", root.root());
     let php = Php::start(Kind::Sfpm, &PoolSpec { workers: 1, ini: INI, pool_lines: &lines });
     let req = Req::get(&root, "jail.php", "").set("SCRIPT_FILENAME", "/jail.php").set("DOCUMENT_ROOT", "/");

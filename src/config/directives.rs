@@ -8,8 +8,8 @@
 
 use super::pool::{ListenProtocol, PoolConfig, ProcessManager};
 use super::values::{
-    blank_list, comma_list, parse_bool, parse_count, parse_duration, parse_int, parse_mode, parse_nonzero_duration,
-    parse_rlimit_core, parse_rlimit_files, put,
+    blank_list, comma_list, parse_bool, parse_count, parse_duration, parse_int, parse_mode,
+    parse_nonzero_duration, parse_rlimit_core, parse_rlimit_files, put,
 };
 use std::path::PathBuf;
 
@@ -239,7 +239,12 @@ pub const DIRECTIVES: &[Directive<Pool>] = &[
     row(
         "process.max",
         Typed,
-        |c, v| put(&mut c.process_max, u32::try_from(parse_int(v)?).map_err(|_| "process.max can't be negative")?),
+        |c, v| {
+            put(
+                &mut c.process_max,
+                u32::try_from(parse_int(v)?).map_err(|_| "process.max can't be negative")?,
+            )
+        },
         Some("0"),
         ApiOnly,
     ),

@@ -7,8 +7,8 @@ use super::handle;
 use super::request::sfpm_request;
 use super::result::sfpm_result;
 use super::server::WorkerHandle;
-use crate::php::request_info::{self, RealFileSystem, Settings};
 use crate::master::scoreboard::now_us;
+use crate::php::request_info::{self, RealFileSystem, Settings};
 use crate::request::Request;
 use crate::status_page;
 use crate::worker::PoolView;
@@ -257,17 +257,16 @@ impl CgiStore {
     /// php-fpm's ping and status pages: the script's URI equals the configured path
     /// exactly (ping checked first), and a script path was sent (any value: the file need
     /// not exist). Checked before the 404 and 403 answers.
-    fn own_page(
-        &self,
-        params: &crate::request::Params,
-        pool: &Pool,
-        view: &PoolView<'_>,
-    ) -> Option<OwnPage> {
+    fn own_page(&self, params: &crate::request::Params, pool: &Pool, view: &PoolView<'_>) -> Option<OwnPage> {
         params.get(b"SCRIPT_FILENAME").or_else(|| params.get(b"PATH_TRANSLATED"))?;
         let uri = self.request_uri.as_ref()?.as_bytes();
         if let Some((_, response)) = pool.ping.as_ref().filter(|(path, _)| path.as_bytes() == uri) {
             let body = response.clone().into_bytes();
-            return Some(OwnPage { action: sfpm_cgi_action::SFPM_CGI_PING, content_type: c"text/plain", body });
+            return Some(OwnPage {
+                action: sfpm_cgi_action::SFPM_CGI_PING,
+                content_type: c"text/plain",
+                body,
+            });
         }
         pool.status_path.as_ref().filter(|path| path.as_bytes() == uri)?;
         let (format, full) = status_page::parse_query(params.get(b"QUERY_STRING").unwrap_or_default());

@@ -129,7 +129,10 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
     };
     let environment = config.worker_env(&|var| std::env::var(var).ok());
     if config.process_priority.is_some() && sys::geteuid() != 0 {
-        crate::log!(Notice, "[pool {name}] 'process.priority' directive is ignored when FPM is not running as root");
+        crate::log!(
+            Notice,
+            "[pool {name}] 'process.priority' directive is ignored when FPM is not running as root"
+        );
     }
     let limits = crate::worker::ProcessLimits {
         owner: format!("[pool {name}] "),

@@ -40,7 +40,9 @@ impl Notifier {
 
 /// php-fpm's periodic `STATUS=` text.
 pub fn status_line(active: usize, idle: usize, requests: u64, per_second: f64) -> String {
-    format!("STATUS=Processes active: {active}, idle: {idle}, Requests: {requests}, slow: 0, Traffic: {per_second:.3}req/sec")
+    format!(
+        "STATUS=Processes active: {active}, idle: {idle}, Requests: {requests}, slow: 0, Traffic: {per_second:.3}req/sec"
+    )
 }
 
 /// Requests per second between two samples of the accepted-requests counter.
