@@ -11,9 +11,6 @@ pub const DEFAULT_FORMAT: &str = "%R - %u %t \"%m %r\" %s";
 /// Longest line, newline included: php-fpm's access log buffer.
 pub const LINE_LIMIT: usize = 1024;
 
-/// The date format of `%t` and `%T` without an argument (Common Log Format).
-const CLF_DATE: &str = "%d/%b/%Y:%H:%M:%S %z";
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Cpu {
     User,
@@ -201,7 +198,10 @@ impl Format {
             },
             'e' => Token::Param(named("environment variable")?),
             'o' => Token::ResponseHeader(named("header")?),
-            't' | 'T' => Token::Time { now: token == 'T', format: modifier.unwrap_or(CLF_DATE).to_string() },
+            't' | 'T' => Token::Time {
+                now: token == 'T',
+                format: modifier.unwrap_or(crate::log::CLF_DATE).to_string(),
+            },
             '%' => plain(Token::Literal("%".to_string()))?,
             'f' => plain(Token::Script)?,
             'l' => plain(Token::ContentLength)?,

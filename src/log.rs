@@ -73,22 +73,13 @@ fn month_name(month: u32) -> &'static str {
     MONTHS.get(month.wrapping_sub(1) as usize).unwrap_or(&"???")
 }
 
-/// `unix_seconds` in local time as the Common Log Format writes dates,
-/// `24/Nov/2026:04:13:45 +0000` (strftime's `%d/%b/%Y:%H:%M:%S %z`): php-fpm's status page.
+/// The Common Log Format's date, `24/Nov/2026:04:13:45 +0000`: the access log's `%t`
+/// and the status page's start times.
+pub const CLF_DATE: &str = "%d/%b/%Y:%H:%M:%S %z";
+
+/// `unix_seconds` in local time as [`CLF_DATE`].
 pub fn clf_date(unix_seconds: i64) -> String {
-    let t = crate::sys::local_time(unix_seconds);
-    let offset_minutes = t.utc_offset / 60;
-    let sign = if offset_minutes < 0 { '-' } else { '+' };
-    let (oh, om) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
-    format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} {sign}{oh:02}{om:02}",
-        t.day,
-        month_name(t.month),
-        t.year,
-        t.hour,
-        t.minute,
-        t.second
-    )
+    crate::sys::strftime_local(CLF_DATE, unix_seconds)
 }
 
 /// Formats one line (without writing it): `[DD-Mon-YYYY HH:MM:SS] LEVEL: message\n`,

@@ -385,8 +385,6 @@ pub struct LocalTime {
     pub minute: u32,
     /// 0-60.
     pub second: u32,
-    /// Seconds east of UTC.
-    pub utc_offset: i64,
 }
 
 /// `unix_seconds` in the local time zone (log lines, the status page's dates).
@@ -406,7 +404,6 @@ pub fn local_time(unix_seconds: i64) -> LocalTime {
         hour: tm.tm_hour as u32,
         minute: tm.tm_min as u32,
         second: tm.tm_sec as u32,
-        utc_offset: tm.tm_gmtoff,
     }
 }
 

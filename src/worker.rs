@@ -253,8 +253,6 @@ pub struct Worker<'p> {
     cpu_at_start_us: u64,
     /// The same split into user and system time, for the access log's `%C`.
     cpu_split_at_start_us: (u64, u64),
-    /// When the current request was accepted, µs since the epoch.
-    accepted_us: u64,
     channel: Option<Channel>,
     /// The buffers of the last closed connection, for the next one: allocating and
     /// zeroing 64 KiB per connection shows in profiles.
@@ -317,7 +315,6 @@ impl<'p> Worker<'p> {
             slot,
             cpu_at_start_us: 0,
             cpu_split_at_start_us: (0, 0),
-            accepted_us: 0,
             channel: None,
             spare: None,
             stopping: false,
@@ -431,7 +428,6 @@ impl<'p> Worker<'p> {
         });
         self.board.counters().accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.cpu_at_start_us = sys::process_cpu_us();
-        self.accepted_us = crate::master::scoreboard::now_us();
         if self.pool.access_log.is_some() {
             self.cpu_split_at_start_us = sys::process_cpu_split_us();
         }
@@ -470,11 +466,10 @@ impl<'p> Worker<'p> {
     /// Writes the access log line of `request`, which just ended.
     fn write_access_log(&self, log: &AccessLog, request: &OpenRequest, peer: &Peer) {
         use std::io::Write as _;
-        let p = &request.params;
-        let get = |name: &[u8]| p.get(name).unwrap_or_default();
-        // As php-fpm, from the scoreboard: the script and URI as the handler resolved them.
-        let (script, uri) = self.slot.request_script_and_uri();
-        if log.suppress.iter().any(|s| s.as_bytes() == uri) {
+        // As php-fpm, from the scoreboard: what publish_request stored, with the script
+        // and URI as the handler resolved them.
+        let record = self.slot.request_record();
+        if log.suppress.iter().any(|s| s.as_bytes() == record.uri) {
             return;
         }
         let response = crate::client::CgiResponse::parse(&request.head);
@@ -482,9 +477,7 @@ impl<'p> Worker<'p> {
             let headers = response.as_ref().map(|r| r.headers.as_slice()).unwrap_or_default();
             headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes())
         };
-        let param = |name: &str| p.get(name.as_bytes());
-        let auth_user =
-            p.get(b"HTTP_AUTHORIZATION").and_then(access_log::basic_auth_user).unwrap_or_default();
+        let param = |name: &str| request.params.get(name.as_bytes());
         let now_us = crate::master::scoreboard::now_us();
         let (user, system) = sys::process_cpu_split_us();
         let (user0, system0) = self.cpu_split_at_start_us;
@@ -497,22 +490,19 @@ impl<'p> Worker<'p> {
             pid: sys::getpid(),
             master_pid: sys::getppid(),
             remote: &remote,
-            method: get(b"REQUEST_METHOD"),
-            uri: &uri,
-            query: get(b"QUERY_STRING"),
-            script: &script,
-            user: &auth_user,
-            content_length: std::str::from_utf8(get(b"CONTENT_LENGTH"))
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            method: &record.method,
+            uri: &record.uri,
+            query: &record.query,
+            script: &record.script,
+            user: &record.user,
+            content_length: record.content_length,
             status: response.as_ref().map_or(200, |r| r.status),
-            accepted_s: (self.accepted_us / 1_000_000) as i64,
+            accepted_s: (record.started_us / 1_000_000) as i64,
             now_s: (now_us / 1_000_000) as i64,
-            duration_us: now_us.saturating_sub(self.accepted_us),
+            duration_us: now_us.saturating_sub(record.started_us),
             cpu_user_us: user.saturating_sub(user0),
             cpu_system_us: system.saturating_sub(system0),
-            memory: self.slot.request_memory_bytes(),
+            memory: record.memory,
             param: &param,
             header: &header,
         };

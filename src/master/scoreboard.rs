@@ -111,6 +111,27 @@ pub struct RequestFields<'a> {
     pub content_length: u64,
 }
 
+/// A copy of a slot's request fields ([`Slot::request_record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// `REQUEST_METHOD`, the script's URI, `QUERY_STRING`, the script, the HTTP Basic user.
+    pub method: Vec<u8>,
+    #[allow(missing_docs)]
+    pub uri: Vec<u8>,
+    #[allow(missing_docs)]
+    pub query: Vec<u8>,
+    #[allow(missing_docs)]
+    pub script: Vec<u8>,
+    #[allow(missing_docs)]
+    pub user: Vec<u8>,
+    /// `CONTENT_LENGTH`.
+    pub content_length: u64,
+    /// The handler's peak memory, bytes.
+    pub memory: u64,
+    /// When the request started (its first bytes arrived), µs since the epoch.
+    pub started_us: u64,
+}
+
 /// One worker's published state. Integers and byte arrays only: see the module
 /// documentation.
 #[derive(Debug)]
@@ -191,14 +212,20 @@ impl Slot {
         self.request.last_memory.store(bytes, Ordering::Relaxed);
     }
 
-    /// The current request's published script and URI (as the handler resolved them).
-    pub fn request_script_and_uri(&self) -> (Vec<u8>, Vec<u8>) {
-        (self.request.script.load(), self.request.uri.load())
-    }
-
-    /// The handler's peak memory reported for the current request, bytes.
-    pub fn request_memory_bytes(&self) -> u64 {
-        self.request.last_memory.load(Ordering::Relaxed)
+    /// What this slot published about its current request (the script and URI as the
+    /// handler resolved them), cut to the slot's sizes as php-fpm's access log reads it.
+    pub fn request_record(&self) -> RequestRecord {
+        let r = &self.request;
+        RequestRecord {
+            method: r.method.load(),
+            uri: r.uri.load(),
+            query: r.query.load(),
+            script: r.script.load(),
+            user: r.user.load(),
+            content_length: r.content_length.load(Ordering::Relaxed),
+            memory: r.last_memory.load(Ordering::Relaxed),
+            started_us: self.request_started_us.load(Ordering::Relaxed),
+        }
     }
 
     /// The last request took `cpu_us` of CPU time.
@@ -327,7 +354,8 @@ impl Scoreboard {
         let slot = self.slot(index)?;
         let stage = Stage::from_u32(slot.stage.load(Ordering::Acquire)).filter(|s| *s != Stage::Empty)?;
         let r = &slot.request;
-        let started = slot.request_started_us.load(Ordering::Relaxed);
+        let record = slot.request_record();
+        let started = record.started_us;
         let duration_us = match started {
             0 => r.last_duration_us.load(Ordering::Relaxed),
             t => now_us().saturating_sub(t),
@@ -338,14 +366,14 @@ impl Scoreboard {
             started_us: slot.started_us.load(Ordering::Relaxed),
             requests: slot.requests.load(Ordering::Relaxed) + u64::from(started != 0),
             duration_us,
-            method: r.method.load(),
-            uri: r.uri.load(),
-            query: r.query.load(),
-            script: r.script.load(),
-            user: r.user.load(),
-            content_length: r.content_length.load(Ordering::Relaxed),
+            method: record.method,
+            uri: record.uri,
+            query: record.query,
+            script: record.script,
+            user: record.user,
+            content_length: record.content_length,
             last_cpu_us: if stage == Stage::Idle { r.last_cpu_us.load(Ordering::Relaxed) } else { 0 },
-            last_memory: if stage == Stage::Idle { r.last_memory.load(Ordering::Relaxed) } else { 0 },
+            last_memory: if stage == Stage::Idle { record.memory } else { 0 },
         })
     }
 
