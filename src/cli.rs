@@ -360,16 +360,13 @@ fn start_up(options: &Options, global: &crate::config::GlobalConfig) -> Result<(
     if daemonize {
         crate::sys::daemonize(78).map_err(|e| format!("failed to daemonize: {e}"))?;
     }
-    if global.process_priority.is_some() && crate::sys::geteuid() != 0 {
-        crate::log!(Notice, "'process.priority' directive is ignored when FPM is not running as root");
-    }
-    let limits = crate::worker::ProcessLimits {
-        owner: String::new(),
-        priority: global.process_priority,
-        files: global.rlimit_files,
-        core: global.rlimit_core,
-    };
-    limits.apply()
+    crate::worker::ProcessLimits::new(
+        String::new(),
+        global.process_priority,
+        global.rlimit_files,
+        global.rlimit_core,
+    )
+    .apply()
 }
 
 #[cfg(test)]

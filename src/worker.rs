@@ -183,6 +183,23 @@ pub struct ProcessLimits {
 }
 
 impl ProcessLimits {
+    /// The limits for `owner` (`[pool www] `, or empty for the master); says, as
+    /// php-fpm does, that a priority is ignored when not running as root.
+    pub fn new(
+        owner: String,
+        priority: Option<i32>,
+        files: Option<u32>,
+        core: Option<crate::config::CoreLimit>,
+    ) -> ProcessLimits {
+        if priority.is_some() && sys::geteuid() != 0 {
+            crate::log!(
+                Notice,
+                "{owner}'process.priority' directive is ignored when FPM is not running as root"
+            );
+        }
+        ProcessLimits { owner, priority, files, core }
+    }
+
     /// Applies the limits to this process.
     pub fn apply(&self) -> Result<(), String> {
         let owner = &self.owner;

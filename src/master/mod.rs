@@ -128,18 +128,12 @@ fn worker_setup(config: &PoolConfig) -> Result<WorkerSetup, RunError> {
         gid.map(|gid| (user.map(|(n, (uid, _))| (n, uid)), gid))
     };
     let environment = config.worker_env(&|var| std::env::var(var).ok());
-    if config.process_priority.is_some() && sys::geteuid() != 0 {
-        crate::log!(
-            Notice,
-            "[pool {name}] 'process.priority' directive is ignored when FPM is not running as root"
-        );
-    }
-    let limits = crate::worker::ProcessLimits {
-        owner: format!("[pool {name}] "),
-        priority: config.process_priority,
-        files: config.rlimit_files,
-        core: config.rlimit_core,
-    };
+    let limits = crate::worker::ProcessLimits::new(
+        format!("[pool {name}] "),
+        config.process_priority,
+        config.rlimit_files,
+        config.rlimit_core,
+    );
     Ok(WorkerSetup {
         identity,
         chroot: config.chroot.clone(),
@@ -489,9 +483,7 @@ impl Master<'_> {
         }
         if has(libc::SIGUSR2) && self.state == State::Running {
             if self.reload {
-                crate::log!(Notice, "Reloading in progress ...");
-                self.reloading = true;
-                self.finish();
+                self.start_reload();
             } else {
                 crate::log!(Notice, "SIGUSR2: reloading is not available to this program; ignored");
             }
@@ -542,11 +534,7 @@ impl Master<'_> {
             }
         }
         if reopened {
-            for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
-                if !stopping && self.children.begin_stop(slot).is_some() {
-                    let _ = sys::kill(pid, libc::SIGQUIT);
-                }
-            }
+            self.replace_workers();
         }
     }
 
@@ -575,14 +563,26 @@ impl Master<'_> {
             interval.as_secs()
         );
         if self.reload {
-            crate::log!(Notice, "Reloading in progress ...");
-            self.reloading = true;
-            self.finish();
+            self.start_reload();
         } else {
-            for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
-                if !stopping && self.children.begin_stop(slot).is_some() {
-                    let _ = sys::kill(pid, libc::SIGQUIT);
-                }
+            self.replace_workers();
+        }
+    }
+
+    /// php-fpm's reload: the workers stop gracefully, then the stop ends in
+    /// [`Stopped::Reload`] and the caller re-executes the program.
+    fn start_reload(&mut self) {
+        crate::log!(Notice, "Reloading in progress ...");
+        self.reloading = true;
+        self.finish();
+    }
+
+    /// Stops every worker gracefully (`SIGQUIT`); the process manager starts fresh ones,
+    /// which inherit what the master holds now (re-opened logs).
+    fn replace_workers(&mut self) {
+        for (slot, pid, _, stopping) in self.children.running().collect::<Vec<_>>() {
+            if !stopping && self.children.begin_stop(slot).is_some() {
+                let _ = sys::kill(pid, libc::SIGQUIT);
             }
         }
     }
